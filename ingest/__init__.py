@@ -1,0 +1,1 @@
+"""Readouts ingestion: files -> readouts -> chunks -> store."""

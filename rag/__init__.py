@@ -1,0 +1,1 @@
+"""Readouts: question -> retrieve -> answer with exact citations."""
