@@ -1,0 +1,165 @@
+"""Incremental ingestion: add, skip unchanged without embedding, update, prune, fail cleanly,
+and survive a kill -9 at any moment."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import ingest_paths
+from rag.config import Settings
+from rag.store import ReadoutStore
+from tests.fakes import HashingEmbeddings
+
+MB = 2**20
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def _ingest(store: ReadoutStore, *paths: Path, prune: bool = False):
+    return ingest_paths(store, list(paths), max_bytes=MB, max_chars=300, prune=prune)
+
+
+def _record(i: int, text: str | None = None) -> dict:
+    return {"id": f"r{i}", "title": f"Call {i}", "date": f"2021-02-{i + 1:02d}",
+            "language": "en", "source": "Test", "url": None,
+            "text": text or f"President A spoke with leader {i} about topic {i}. " * 3}
+
+
+def _jsonl(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    return path
+
+
+def assert_consistent(store: ReadoutStore) -> None:
+    """Every committed readout has exactly its chunks; no orphan, stale or duplicate chunk."""
+    committed = store.committed_hashes()
+    rows = store.chunks.get(include=["metadatas"])
+    by_doc: dict[str, list[dict]] = {}
+    for meta in rows["metadatas"]:
+        by_doc.setdefault(meta["doc_id"], []).append(meta)
+    assert set(by_doc) == set(committed)
+    for doc_id, metas in by_doc.items():
+        assert {m["hash"] for m in metas} == {committed[doc_id]["hash"]}
+        assert sorted(m["index"] for m in metas) == list(range(committed[doc_id]["chunks"]))
+    assert store._docs.get(where={"dirty": True})["ids"] == []
+
+
+def test_add_then_skip_unchanged_without_embedding(fake_store, tmp_path) -> None:
+    data = _jsonl(tmp_path / "data" / "a.jsonl", [_record(i) for i in range(3)])
+    first = _ingest(fake_store, data)
+    assert (first.added, first.failed) == (["r0", "r1", "r2"], [])
+    calls = fake_store.embeddings.calls
+    second = _ingest(fake_store, data)
+    assert second.unchanged == ["r0", "r1", "r2"]
+    assert (second.added, second.updated, second.chunks_embedded) == ([], [], 0)
+    assert fake_store.embeddings.calls == calls
+    assert_consistent(fake_store)
+
+
+def test_changed_readout_replaces_all_its_chunks(fake_store, tmp_path) -> None:
+    data = _jsonl(tmp_path / "data" / "a.jsonl", [_record(0), _record(1)])
+    _ingest(fake_store, data)
+    _jsonl(data, [_record(0, "A completely different text about railways."), _record(1)])
+    report = _ingest(fake_store, data)
+    assert (report.updated, report.unchanged) == (["r0"], ["r1"])
+    assert "railways" in fake_store.get_readout("r0").text
+    assert_consistent(fake_store)
+
+
+def test_prune_removes_readouts_whose_file_or_record_is_gone(fake_store, tmp_path) -> None:
+    folder = tmp_path / "data"
+    _jsonl(folder / "a.jsonl", [_record(0), _record(1)])
+    (folder / "b.txt").write_text("On February 10, 2021, A met B in Geneva.", encoding="utf-8")
+    _ingest(fake_store, folder)
+    _jsonl(folder / "a.jsonl", [_record(0)])
+    (folder / "b.txt").unlink()
+    without = _ingest(fake_store, folder)
+    assert without.removed == []  # no --prune: nothing removed
+    pruned = _ingest(fake_store, folder, prune=True)
+    assert sorted(pruned.removed) == ["b", "r1"]
+    assert [i.doc_id for i in fake_store.list_readouts()] == ["r0"]
+    assert_consistent(fake_store)
+
+
+def test_prune_never_removes_readouts_of_a_file_that_failed(fake_store, tmp_path) -> None:
+    folder = tmp_path / "data"
+    path = _jsonl(folder / "a.jsonl", [_record(0), _record(1)])
+    _ingest(fake_store, folder)
+    path.write_text(json.dumps(_record(0)) + "\n{broken json\n", encoding="utf-8")
+    report = _ingest(fake_store, folder, prune=True)
+    assert report.removed == []
+    assert [f.record for f in report.failed] == ["line 2"]
+    assert fake_store.count() == 2
+
+
+def test_bad_files_are_reported_and_good_ones_still_stored(fake_store, tmp_path) -> None:
+    folder = tmp_path / "data"
+    _jsonl(folder / "good.jsonl", [_record(0)])
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    (folder / "big.txt").write_text("x " * MB, encoding="utf-8")
+    _jsonl(folder / "later.jsonl", [_record(0)])
+    report = _ingest(fake_store, folder)
+    assert report.added == ["r0"]
+    reasons = {Path(f.path).name: f.reason for f in report.failed}
+    assert set(reasons) == {"empty.txt", "binary.txt", "big.txt", "later.jsonl"}
+    assert "duplicate id 'r0'" in reasons["later.jsonl"]
+    assert "over the" in reasons["big.txt"]
+    assert_consistent(fake_store)
+
+
+def test_missing_path_is_a_failure_not_a_crash(fake_store, tmp_path) -> None:
+    report = _ingest(fake_store, tmp_path / "nope")
+    assert len(report.failed) == 1
+    assert report.added == []
+
+
+CRASHING_INGEST = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {project!r})
+    from pathlib import Path
+    from ingest.pipeline import ingest_paths
+    from rag.config import Settings
+    from rag.store import ReadoutStore
+    from tests.fakes import HashingEmbeddings
+
+    class Slow(HashingEmbeddings):
+        def _embed_passages(self, texts):
+            time.sleep(0.05)
+            return super()._embed_passages(texts)
+
+    store = ReadoutStore(Settings(store_dir=Path({store!r})), Slow(batch_size=2))
+    print("ready", flush=True)
+    ingest_paths(store, [Path({data!r})], max_bytes=2**20, max_chars=120)
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.4, 1.1, 1.9])
+def test_kill_9_at_any_moment_is_repaired_by_the_next_run(tmp_path, delay: float) -> None:
+    data = _jsonl(tmp_path / "data" / "a.jsonl", [_record(i) for i in range(25)])
+    settings = Settings(store_dir=tmp_path / "store")
+    script = CRASHING_INGEST.format(project=str(PROJECT), store=str(settings.store_dir),
+                                    data=str(data))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL  # killed mid-run, not finished
+    store = ReadoutStore(settings, HashingEmbeddings())
+    assert len(store.committed_hashes()) < 25
+    report = _ingest(store, data)
+    assert report.failed == []
+    assert len(report.added) + len(report.unchanged) == 25
+    assert store.count() == 25
+    assert_consistent(store)
+
