@@ -1,0 +1,230 @@
+"""The ``readouts`` command: ingest, ask, list, show, remove. A public contract: keep it stable.
+
+Exit codes: 0 success; 1 done, but something failed (a file not ingested, an id not found,
+a question in a batch that errored); 2 bad usage, bad settings, or the store/model unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from rag.config import Settings
+from rag.errors import ReadoutsError
+from rag.schema import Answer, Filters
+
+OK, PARTIAL, ERROR = 0, 1, 2
+
+
+def _iso_date(value: str) -> str:
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a date like 2021-02-22") from exc
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="readouts", description="Ask questions of diplomatic readouts, with exact citations."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ing = sub.add_parser("ingest", help="add, update (and with --prune remove) readouts")
+    ing.add_argument("paths", nargs="+", type=Path, help="files or folders (recursive)")
+    ing.add_argument("--prune", action="store_true",
+                     help="remove stored readouts whose file or record is gone")
+    ing.add_argument("--rebuild", action="store_true",
+                     help="drop this embedder's collections first and re-embed everything")
+    ing.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    ask = sub.add_parser("ask", help="answer a question with cited passages")
+    ask.add_argument("question", help="the question, or - to read one per line from stdin")
+    ask.add_argument("--k", type=int, default=None, help="passages to retrieve")
+    ask.add_argument("--since", type=_iso_date, help="only readouts on or after YYYY-MM-DD")
+    ask.add_argument("--until", type=_iso_date, help="only readouts on or before YYYY-MM-DD")
+    ask.add_argument("--lang", action="append", default=[], help="only this language (repeat)")
+    ask.add_argument("--source", action="append", default=[], help="only this source (repeat)")
+    ask.add_argument("--country", action="append", default=[],
+                     help="only readouts mentioning this ISO country code (repeat)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+
+    lst = sub.add_parser("list", help="list stored readouts")
+    lst.add_argument("--json", action="store_true")
+
+    show = sub.add_parser("show", help="print one stored readout in full")
+    show.add_argument("doc_id")
+    show.add_argument("--json", action="store_true")
+
+    rem = sub.add_parser("remove", help="remove readouts by id")
+    rem.add_argument("doc_ids", nargs="+")
+    rem.add_argument("--json", action="store_true")
+    return parser
+
+
+def _filters(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Filters:
+    extra = extra or {}
+    langs = extra.get("lang", extra.get("language", args.lang))
+    return Filters(
+        since=_iso_date(extra["since"]) if extra.get("since") else args.since,
+        until=_iso_date(extra["until"]) if extra.get("until") else args.until,
+        languages=tuple([langs] if isinstance(langs, str) else langs or ()),
+        sources=tuple(extra.get("sources", args.source) or ()),
+        countries=tuple(c.upper() for c in extra.get("countries", args.country) or ()),
+    )
+
+
+def _print_answer(answer: Answer, out: TextIO) -> None:
+    out.write(answer.text + "\n")
+    if answer.notice:
+        out.write(f"\nNote: {answer.notice}\n")
+    if answer.citations:
+        out.write("\nSources:\n")
+        for c in answer.citations:
+            out.write(f"[{c.n}] {c.title} ({c.date or 'undated'}) {c.doc_id} "
+                      f"chars {c.start}-{c.end}\n    \"{c.quote}\"\n")
+    also = answer.also_retrieved if answer.answered else answer.passages
+    if also:
+        out.write("\nClosest passages:\n" if not answer.answered else "\nAlso retrieved:\n")
+        for p in also:
+            out.write(f"- {p.title} ({p.date or 'undated'}) {p.chunk_id}\n")
+
+
+def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from rag.assistant import build_assistant
+
+    assistant = build_assistant(settings)
+    if args.question != "-":
+        answer = assistant.ask(args.question, _filters(args), args.k)
+        if args.json:
+            out.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            _print_answer(answer, out)
+        return OK
+    status = OK
+    for number, line in enumerate(sys.stdin, 1):
+        line = line.strip()
+        if not line:
+            continue
+        question, extra = line, {}
+        try:
+            if line.startswith("{"):
+                extra = json.loads(line)
+                question = str(extra.get("question", ""))
+            answer = assistant.ask(question, _filters(args, extra), extra.get("k", args.k))
+            record: dict[str, Any] = answer.to_dict()
+        except (ReadoutsError, ValueError, argparse.ArgumentTypeError) as exc:
+            status = PARTIAL
+            record = {"question": question, "line": number, "error": str(exc)}
+        if args.json:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        elif "error" in record:
+            out.write(f"line {number}: {record['error']}\n\n")
+        else:
+            _print_answer(answer, out)
+            out.write("\n")
+        out.flush()
+    return status
+
+
+def _ingest(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from tqdm import tqdm
+
+    from ingest.pipeline import ingest_paths
+    from rag.assistant import build_assistant, open_store
+
+    store = open_store(settings)
+    with store.exclusive():
+        if args.rebuild:
+            store.reset()
+        bar = tqdm(total=0, unit="chunk", desc="embedding", disable=None, file=sys.stderr)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        report = ingest_paths(
+            store, args.paths, max_bytes=int(settings.max_file_mb * 1024 * 1024),
+            max_chars=settings.chunk_max_chars, prune=args.prune, progress=progress,
+        )
+        bar.close()
+        build_assistant(settings, store).lexical.sync()
+    if args.json:
+        out.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        out.write(report.summary() + "\n")
+    return PARTIAL if report.failed else OK
+
+
+def _list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from rag.assistant import open_store
+
+    infos = open_store(settings).list_readouts()
+    if args.json:
+        out.write(json.dumps([i.to_dict() for i in infos], ensure_ascii=False) + "\n")
+        return OK
+    for i in infos:
+        out.write(f"{i.date or 'undated':10}  {i.language:3} {i.doc_id}  {i.title}\n")
+    out.write(f"{len(infos)} readouts\n")
+    return OK
+
+
+def _show(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from rag.assistant import open_store
+
+    readout = open_store(settings).get_readout(args.doc_id)
+    if readout is None:
+        sys.stderr.write(f"readouts: no readout with id '{args.doc_id}'\n")
+        return PARTIAL
+    if args.json:
+        record = {k: getattr(readout, k) for k in (
+            "doc_id", "title", "date", "language", "source", "url", "countries", "path", "text")}
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        out.write(f"{readout.title}\n{readout.date or 'undated'} · {readout.language} · "
+                  f"{readout.source}\n{readout.url or ''}\n\n{readout.text}\n")
+    return OK
+
+
+def _remove(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from rag.assistant import build_assistant, open_store
+
+    store = open_store(settings)
+    with store.exclusive():
+        result = {doc_id: store.remove(doc_id) for doc_id in args.doc_ids}
+        build_assistant(settings, store).lexical.sync()
+    missing = [d for d, ok in result.items() if not ok]
+    if args.json:
+        out.write(json.dumps({"removed": [d for d, ok in result.items() if ok],
+                              "not_found": missing}) + "\n")
+    else:
+        for doc_id, ok in result.items():
+            out.write(f"{'removed' if ok else 'not found'}: {doc_id}\n")
+    return PARTIAL if missing else OK
+
+
+COMMANDS = {"ingest": _ingest, "ask": _ask, "list": _list, "show": _show, "remove": _remove}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the ``readouts`` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    out = out or sys.stdout
+    try:
+        settings = Settings()
+        return COMMANDS[args.command](args, settings, out)
+    except ReadoutsError as exc:
+        sys.stderr.write(f"readouts: {exc}\n")
+        return ERROR
+    except ValueError as exc:  # pydantic settings validation
+        sys.stderr.write(f"readouts: invalid setting: {exc}\n")
+        return ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

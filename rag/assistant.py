@@ -1,0 +1,114 @@
+"""The assistant: question (+ conversation, filters) -> retrieval -> cited answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from rag.answer import ExtractiveAnswerer
+from rag.config import Settings
+from rag.embeddings import build_embeddings
+from rag.errors import ReadoutsError
+from rag.lexical import LexicalIndex
+from rag.query import is_follow_up
+from rag.retrieve import Retrieval, Retriever
+from rag.schema import Answer, Filters
+from rag.store import ReadoutStore
+
+MAX_QUESTION_CHARS = 2000
+
+
+class Answerer(Protocol):
+    """Turns retrieved passages into an answer; extractive or generative."""
+
+    name: str
+
+    def answer(self, question: str, retrieval: Retrieval) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A past exchange, as much of it as follow-up questions need."""
+
+    question: str
+    doc_ids: tuple[str, ...]
+
+    @classmethod
+    def of(cls, answer: Answer) -> Turn:
+        cited = tuple(dict.fromkeys(c.doc_id for c in answer.citations))
+        return cls(answer.question, cited or tuple(p.doc_id for p in answer.passages[:1]))
+
+
+def check_question(question: str) -> str:
+    """The question stripped, or a clear error for empty or oversized input."""
+    question = (question or "").strip()
+    if not question:
+        raise ReadoutsError("The question is empty: type a question about the readouts.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ReadoutsError(
+            f"The question is {len(question)} characters long; the limit is "
+            f"{MAX_QUESTION_CHARS}. Ask something shorter."
+        )
+    return question
+
+
+class Assistant:
+    """Wires store, lexical index, retriever and answerer together; one per process."""
+
+    def __init__(self, settings: Settings, store: ReadoutStore, lexical: LexicalIndex,
+                 answerer: Answerer | None = None):
+        self.settings = settings
+        self.store = store
+        self.lexical = lexical
+        self.retriever = Retriever(store, lexical, settings)
+        self.extractive = ExtractiveAnswerer(settings)
+        self.answerer: Answerer = answerer or self.extractive
+
+    def retrieve(self, question: str, filters: Filters = Filters(), k: int | None = None,
+                 history: Sequence[Turn] = ()) -> Retrieval:
+        """Passages for a question; a follow-up is read together with the previous turn."""
+        question = check_question(question)
+        prefer: tuple[str, ...] = ()
+        query = question
+        if history and is_follow_up(question):
+            query = f"{history[-1].question} {question}"
+            prefer = history[-1].doc_ids
+        return self.retriever.retrieve(query, filters, k, prefer_docs=prefer)
+
+    def ask(self, question: str, filters: Filters = Filters(), k: int | None = None,
+            history: Sequence[Turn] = (), answerer: Answerer | None = None) -> Answer:
+        """A cited answer, or a refusal that still lists the closest passages."""
+        question = check_question(question)
+        retrieval = self.retrieve(question, filters, k, history)
+        return (answerer or self.answerer).answer(question, retrieval)
+
+    def stream(self, question: str, filters: Filters = Filters(), k: int | None = None,
+               history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
+        """Text pieces as the answerer produces them, then the final Answer."""
+        question = check_question(question)
+        retrieval = self.retrieve(question, filters, k, history)
+        streamer = getattr(self.answerer, "stream", None)
+        if streamer is None:
+            final = self.answerer.answer(question, retrieval)
+            yield final.text
+            yield final
+            return
+        yield from streamer(question, retrieval)
+
+
+def open_store(settings: Settings) -> ReadoutStore:
+    """The configured embedder and store (the heavy part: do it once per process)."""
+    return ReadoutStore(settings, build_embeddings(settings.embedder, settings.embed_batch_size))
+
+
+def build_assistant(settings: Settings, store: ReadoutStore | None = None) -> Assistant:
+    """An assistant on the configured store, embedder and answerer."""
+    store = store or open_store(settings)
+    lexical = LexicalIndex(store, settings.store_dir)
+    answerer = None
+    if settings.answerer != "extractive":
+        from rag.generate import build_generative
+
+        answerer = build_generative(settings)
+    return Assistant(settings, store, lexical, answerer)

@@ -1,0 +1,179 @@
+"""BM25 over the stored chunks (bm25s), persisted beside the store and kept in step with it.
+
+The index is a cache derived from the store: it records the store's generation stamp, and
+``LexicalIndex.sync`` rebuilds it (from the chunks in Chroma) only when that stamp moved, so
+every process sharing a store, embedded or server, answers from the same readouts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from rag.schema import Filters
+from rag.store import ReadoutStore
+from rag.tokenize import tokens
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Rows:
+    """Per-chunk metadata as arrays, so filters become vectorised masks."""
+
+    chunk_ids: list[str]
+    doc_ids: np.ndarray
+    dates: np.ndarray
+    languages: np.ndarray
+    sources: np.ndarray
+    countries: dict[str, np.ndarray]  # alpha-2 -> row numbers that mention it
+
+    def mask(self, filters: Filters) -> np.ndarray | None:
+        """1.0 for rows the filters allow, else 0.0; None when nothing is filtered."""
+        if filters.is_empty():
+            return None
+        keep = np.ones(len(self.chunk_ids), dtype=bool)
+        if filters.since:
+            keep &= self.dates >= int(filters.since.replace("-", ""))
+        if filters.until:
+            keep &= self.dates <= int(filters.until.replace("-", ""))
+        if filters.languages:
+            keep &= np.isin(self.languages, list(filters.languages))
+        if filters.sources:
+            keep &= np.isin(self.sources, list(filters.sources))
+        if filters.doc_ids:
+            keep &= np.isin(self.doc_ids, list(filters.doc_ids))
+        for code in filters.countries:
+            has = np.zeros(len(self.chunk_ids), dtype=bool)
+            has[self.countries.get(code.upper(), np.empty(0, dtype=np.int64))] = True
+            keep &= has
+        return keep.astype(np.float32)
+
+
+class LexicalIndex:
+    """BM25 search over committed chunks, restricted by the same filters as dense search."""
+
+    def __init__(self, store: ReadoutStore, cache_dir: Path):
+        self.store = store
+        self.cache_dir = cache_dir / f"lexical-{store.prefix}"
+        self.generation = ""
+        self._bm25: bm25s.BM25 | None = None
+        self._rows: _Rows | None = None
+        self._lock = threading.Lock()
+
+    def sync(self) -> bool:
+        """Load or rebuild so that the index matches the store; True if it had to change."""
+        current = self.store.generation()
+        if current == self.generation and self._rows is not None:
+            return False
+        with self._lock:
+            if current == self.generation and self._rows is not None:
+                return False
+            if not self._load(current):
+                self._build(current)
+            return True
+
+    def search(self, question: str, k: int, filters: Filters) -> list[tuple[str, float]]:
+        """(chunk_id, BM25 score) of the best k chunks, best first; empty if no term matches."""
+        self.sync()
+        query = tokens(question)
+        if not query or self._bm25 is None or self._rows is None or not self._rows.chunk_ids:
+            return []
+        known = [t for t in query if t in self._bm25.vocab_dict]
+        if not known:
+            return []
+        mask = self._rows.mask(filters)
+        k = min(k, len(self._rows.chunk_ids))
+        docs, scores = self._bm25.retrieve(
+            [known], k=k, weight_mask=mask, show_progress=False, n_threads=1
+        )
+        return [
+            (self._rows.chunk_ids[int(d)], float(s))
+            for d, s in zip(docs[0], scores[0], strict=True)
+            if s > 0
+        ]
+
+    def _build(self, generation: str) -> None:
+        ids: list[str] = []
+        corpus: list[list[str]] = []
+        doc_ids: list[str] = []
+        dates: list[int] = []
+        langs: list[str] = []
+        sources: list[str] = []
+        countries: dict[str, list[int]] = {}
+        for row, (chunk_id, text, meta) in enumerate(self.store.iter_chunks()):
+            ids.append(chunk_id)
+            corpus.append(tokens(text) or ["\u2205"])
+            doc_ids.append(meta["doc_id"])
+            dates.append(int(meta["date_int"]))
+            langs.append(meta["language"])
+            sources.append(meta["source"])
+            for code in filter(None, str(meta.get("countries", "")).split(",")):
+                countries.setdefault(code, []).append(row)
+        rows = _Rows(
+            ids, np.array(doc_ids, dtype=object), np.array(dates, dtype=np.int64),
+            np.array(langs, dtype=object), np.array(sources, dtype=object),
+            {c: np.array(r, dtype=np.int64) for c, r in countries.items()},
+        )
+        bm25 = bm25s.BM25()
+        if corpus:
+            bm25.index(corpus, show_progress=False)
+        self._bm25, self._rows, self.generation = (bm25 if corpus else None), rows, generation
+        self._save(generation)
+
+    def _save(self, generation: str) -> None:
+        """Write to a temp folder then rename: a reader never sees half an index."""
+        rows = self._rows
+        if rows is None:
+            return
+        self.cache_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.cache_dir.parent, prefix=".lexical-tmp-"))
+        try:
+            if self._bm25 is not None:
+                self._bm25.save(str(tmp / "bm25"))
+            np.savez(
+                tmp / "rows.npz", dates=rows.dates,
+                **{f"c_{c}": r for c, r in rows.countries.items()},
+            )
+            (tmp / "rows.json").write_text(json.dumps({
+                "chunk_ids": rows.chunk_ids, "doc_ids": rows.doc_ids.tolist(),
+                "languages": rows.languages.tolist(), "sources": rows.sources.tolist(),
+            }), encoding="utf-8")
+            (tmp / "generation").write_text(generation, encoding="utf-8")
+            old = self.cache_dir.with_name(self.cache_dir.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if self.cache_dir.exists():
+                self.cache_dir.rename(old)
+            tmp.rename(self.cache_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:  # a read-only cache only costs a rebuild next start
+            log.warning("Could not save the lexical index to %s: %s", self.cache_dir, exc)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _load(self, generation: str) -> bool:
+        stamp = self.cache_dir / "generation"
+        try:
+            if not stamp.exists() or stamp.read_text(encoding="utf-8") != generation:
+                return False
+            meta = json.loads((self.cache_dir / "rows.json").read_text(encoding="utf-8"))
+            arrays = np.load(self.cache_dir / "rows.npz")
+            bm25_dir = self.cache_dir / "bm25"
+            bm25 = bm25s.BM25.load(str(bm25_dir), mmap=True) if bm25_dir.exists() else None
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("Lexical index cache unreadable, rebuilding: %s", exc)
+            return False
+        self._rows = _Rows(
+            meta["chunk_ids"], np.array(meta["doc_ids"], dtype=object), arrays["dates"],
+            np.array(meta["languages"], dtype=object), np.array(meta["sources"], dtype=object),
+            {k[2:]: arrays[k] for k in arrays.files if k.startswith("c_")},
+        )
+        self._bm25, self.generation = bm25, generation
+        return True

@@ -1,0 +1,98 @@
+"""What a question says beyond its words: the dates and countries it pins, and its kind."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+
+from rag.metadata import find_countries
+from rag.schema import Filters
+
+MONTHS = {
+    **{m.lower(): i for i, m in enumerate(calendar.month_name) if m},
+    **{m.lower(): i for i, m in enumerate(calendar.month_abbr) if m},
+    "sept": 9,
+    "janvier": 1, "février": 2, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6,
+    "juillet": 7, "août": 8, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11,
+    "décembre": 12, "decembre": 12,
+}
+_MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
+_DAY_MONTH_YEAR = re.compile(
+    rf"\b(?:(\d{{1,2}})(?:er)?\s+)?({_MONTH_RE})\.?\s+(?:(\d{{1,2}}),?\s+)?((?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+_ZH_DATE = re.compile(r"((?:19|20)\d\d)年(?:(\d{1,2})月)?(?:(\d{1,2})日)?")
+_ISO = re.compile(r"\b((?:19|20)\d\d)-(\d\d)(?:-(\d\d))?\b")
+_YEAR = re.compile(r"(?<![\d-])((?:19|20)\d\d)(?![\d-])")
+_LIST_CUES = re.compile(
+    r"\b(which|what) (leaders|countries|presidents|counterparts|calls|meetings)\b|\bwho did\b"
+    r"|\bwho (?:has|have)\b|\bwith whom\b|\blist\b|\bquels (?:dirigeants|pays|homologues)\b"
+    r"|\bavec qui\b|\bqui a\b.*\b(appelé|rencontré|reçu)\b|哪些|哪几",
+    re.IGNORECASE,
+)
+_FOLLOW_UP = re.compile(
+    r"^(?:and|also|what about|how about|et|aussi|quant à|那么|还有)\b|\b(he|she|they|him|her|them"
+    r"|his|their|that call|that meeting|this call|il|elle|ils|lui|cet entretien|ce même)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class QuestionFacts:
+    """Restrictions a question states in words ("in February 2021", "Kyrgyzstan")."""
+
+    since: str | None = None
+    until: str | None = None
+    countries: tuple[str, ...] = ()
+    wants_list: bool = False
+
+    def date_filters(self, base: Filters) -> Filters:
+        """``base`` narrowed to the question's dates, unless the user already set dates."""
+        if base.since or base.until or not (self.since or self.until):
+            return base
+        return Filters(self.since, self.until, base.languages, base.sources, base.countries,
+                       base.doc_ids)
+
+
+def _range(year: int, month: int | None, day: int | None) -> tuple[str, str]:
+    if month is None:
+        return f"{year}-01-01", f"{year}-12-31"
+    if day is None:
+        last = calendar.monthrange(year, month)[1]
+        return f"{year}-{month:02d}-01", f"{year}-{month:02d}-{last:02d}"
+    return (f"{year}-{month:02d}-{day:02d}",) * 2
+
+
+def date_range(question: str) -> tuple[str | None, str | None]:
+    """The span of days a question names, widest over all its dates; (None, None) if none."""
+    spans: list[tuple[str, str]] = []
+    for m in _DAY_MONTH_YEAR.finditer(question):
+        day = m.group(1) or m.group(3)
+        spans.append(_range(int(m.group(4)), MONTHS[m.group(2).lower()], int(day) if day else None))
+    for m in _ZH_DATE.finditer(question):
+        spans.append(_range(int(m.group(1)), int(m.group(2)) if m.group(2) else None,
+                            int(m.group(3)) if m.group(3) else None))
+    for m in _ISO.finditer(question):
+        spans.append(_range(int(m.group(1)), int(m.group(2)),
+                            int(m.group(3)) if m.group(3) else None))
+    if not spans:
+        stripped = _ISO.sub(" ", _DAY_MONTH_YEAR.sub(" ", question))
+        spans = [_range(int(y), None, None) for y in _YEAR.findall(stripped)]
+    if not spans:
+        return None, None
+    return min(s for s, _ in spans), max(e for _, e in spans)
+
+
+def analyse(question: str) -> QuestionFacts:
+    """Dates, countries and kind of a question."""
+    since, until = date_range(question)
+    return QuestionFacts(
+        since=since, until=until, countries=find_countries(question),
+        wants_list=bool(_LIST_CUES.search(question)),
+    )
+
+
+def is_follow_up(question: str) -> bool:
+    """True for questions that lean on the previous one ("And what did he say about ...")."""
+    return bool(_FOLLOW_UP.search(question.strip()))
