@@ -1,0 +1,146 @@
+"""Question -> hybrid retrieval -> extractive answer, on a real store with the fake embedder."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.chunking import chunk_readout
+from rag.assistant import Turn, build_assistant
+from rag.errors import ReadoutsError
+from rag.query import analyse, date_range, is_follow_up
+from rag.schema import Filters, Readout
+
+READOUTS = [
+    Readout(
+        doc_id="xi-japarov", title="Xi Jinping call with Sadyr Japarov", date="2021-02-22",
+        language="en", source="Xinhua", countries=("CN", "KG"),
+        text="On 22 February 2021, Xi Jinping had a phone call with Kyrgyz President Sadyr "
+             "Japarov.\nJaparov said Kyrgyzstan firmly supports China on Hong Kong, Xinjiang "
+             "and Taiwan. Kyrgyzstan adheres to the one-China principle.\nXi said China will "
+             "provide vaccines to Kyrgyzstan and deepen cooperation on railways.",
+    ),
+    Readout(
+        doc_id="xi-sisi", title="Xi Jinping call with Abdel Fattah al-Sisi", date="2021-02-22",
+        language="en", source="Xinhua", countries=("CN", "EG"),
+        text="On 22 February 2021, Xi Jinping spoke with Egyptian President al-Sisi.\nSisi "
+             "said Egypt supports China on Xinjiang and opposes interference.",
+    ),
+    Readout(
+        doc_id="biden-xi", title="Biden call with Xi Jinping", date="2021-02-10",
+        language="en", source="White House", countries=("CN", "US"),
+        text="President Biden spoke with President Xi Jinping of China on February 10, 2021.\n"
+             "He raised concerns about Beijing's coercive economic practices and human rights "
+             "in Xinjiang.",
+    ),
+    Readout(
+        doc_id="cassis-wang", title="Cassis reçoit Wang Yi", date="2019-10-22", language="fr",
+        source="DFAE", countries=("CH", "CN"),
+        text="Le 22 octobre 2019, le conseiller fédéral Ignazio Cassis a reçu Wang Yi à "
+             "Berne.\nIls ont parlé des droits de l'homme et du commerce.",
+    ),
+]
+
+
+@pytest.fixture
+def assistant(fake_store, settings):
+    for r in READOUTS:
+        fake_store.write_readout(r, chunk_readout(r, 700))
+    settings.refusal_threshold = 0.2
+    return build_assistant(settings, fake_store)
+
+
+def test_answer_cites_the_exact_sentence(assistant) -> None:
+    answer = assistant.ask("What did Kyrgyzstan say about Taiwan?")
+    assert answer.answered
+    first = answer.citations[0]
+    assert first.doc_id == "xi-japarov"
+    assert "Hong Kong, Xinjiang and Taiwan" in first.quote
+    assert READOUTS[0].text[first.start : first.end] == first.quote
+    assert f"{first.quote} [1]" in answer.text
+    assert {p.doc_id for p in answer.passages} >= {"xi-japarov"}
+
+
+def test_every_marker_has_a_citation(assistant) -> None:
+    answer = assistant.ask("What did Xi say about vaccines and railways?")
+    markers = sorted(int(m) for m in __import__("re").findall(r"\[(\d+)\]", answer.text))
+    assert markers == [c.n for c in answer.citations]
+    assert not set(answer.also_retrieved) & {c.chunk_id for c in answer.citations}
+
+
+def test_filters_restrict_the_answer(assistant) -> None:
+    answer = assistant.ask("human rights in Xinjiang", Filters(sources=("White House",)))
+    assert {c.doc_id for c in answer.citations} == {"biden-xi"}
+    answer = assistant.ask("Xinjiang", Filters(languages=("fr",)))
+    assert {p.doc_id for p in answer.passages} <= {"cassis-wang"}
+
+
+def test_a_date_in_the_question_narrows_retrieval(assistant) -> None:
+    got = assistant.retrieve("What did Xi discuss in October 2019?")
+    assert got.date_narrowed
+    assert {p.doc_id for p in got.passages} == {"cassis-wang"}
+
+
+def test_no_readout_in_the_asked_period_is_a_refusal(assistant) -> None:
+    answer = assistant.ask("What did Xi and Japarov say about Taiwan in 2023?")
+    assert not answer.answered
+    assert answer.citations == ()
+    assert answer.passages  # the closest passages are still offered
+    assert "do not contain" in answer.text
+
+
+def test_list_questions_cite_one_sentence_per_readout(assistant) -> None:
+    answer = assistant.ask("Which leaders did Xi Jinping call in February 2021?")
+    assert answer.answered
+    docs = [c.doc_id for c in answer.citations]
+    assert len(docs) == len(set(docs))
+    assert {"xi-japarov", "xi-sisi"} <= set(docs)
+    assert answer.text.startswith("- 2021-02-")
+
+
+def test_follow_up_stays_on_the_readout_discussed(assistant) -> None:
+    first = assistant.ask("What did Kyrgyzstan say about Taiwan?")
+    follow = assistant.ask("And what did he say about vaccines?", history=[Turn.of(first)])
+    assert follow.citations[0].doc_id == "xi-japarov"
+    assert "vaccines" in follow.citations[0].quote
+
+
+def test_the_index_follows_new_and_removed_readouts(assistant, fake_store) -> None:
+    new = Readout(doc_id="macron-xi", title="Macron Xi call", date="2021-04-16",
+                  language="en", source="Elysée", text="Macron and Xi discussed climate "
+                  "finance and the Kunming biodiversity summit.")
+    fake_store.write_readout(new, chunk_readout(new, 700))
+    assert assistant.ask("Kunming biodiversity summit").citations[0].doc_id == "macron-xi"
+    fake_store.remove("macron-xi")
+    assert all(p.doc_id != "macron-xi" for p in assistant.ask("Kunming biodiversity").passages)
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 2001])
+def test_bad_questions_get_a_clear_error(assistant, question: str) -> None:
+    with pytest.raises(ReadoutsError, match="question"):
+        assistant.ask(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which leaders did Xi call in February 2021?", ("2021-02-01", "2021-02-28")),
+        ("Qu'a dit Cassis en mai 2021 ?", ("2021-05-01", "2021-05-31")),
+        ("What happened on 22 February 2021?", ("2021-02-22", "2021-02-22")),
+        ("What did Biden say on March 18, 2022?", ("2022-03-18", "2022-03-18")),
+        ("his 2020 visit to Iran", ("2020-01-01", "2020-12-31")),
+        ("2021年2月习近平同谁通电话？", ("2021-02-01", "2021-02-28")),
+        ("What did Kyrgyzstan say about Taiwan?", (None, None)),
+        ("COVID-19 vaccines", (None, None)),
+    ],
+)
+def test_question_dates(question: str, expected: tuple) -> None:
+    assert date_range(question) == expected
+
+
+def test_question_facts() -> None:
+    facts = analyse("Which leaders did Xi call in February 2021 about Kyrgyzstan?")
+    assert facts.wants_list
+    assert facts.countries == ("KG",)
+    assert not analyse("What did Kyrgyzstan say about Taiwan?").wants_list
+    assert is_follow_up("And what did he say about vaccines?")
+    assert not is_follow_up("What did Biden say about fentanyl?")
