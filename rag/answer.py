@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from rag.config import Settings
 from rag.retrieve import Retrieval
 from rag.safety import looks_like_instruction, neutralise_markers
-from rag.schema import Answer, Citation, Passage
+from rag.schema import Answer, Citation, Filters, Passage
 from rag.sentences import sentence_spans
 from rag.tokenize import fold, tokens
 
 NOT_FOUND = "The readouts do not contain an answer to this question."
-_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zà-ÿ]+(?:[- ][A-Z][a-zà-ÿ]+)*)")
+CJK_LANGUAGES = frozenset({"zh", "ja", "ko"})
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,26 @@ def evidence_problem(question: str, retrieval: Retrieval, settings: Settings) ->
     if retrieval.best_dense < settings.refusal_threshold:
         return "no passage is close enough to the question"
     facts = retrieval.facts
-    if facts.since and not any(
-        p.date and facts.since <= p.date <= (facts.until or p.date) for p in retrieval.passages
+    window = facts.date_filters(Filters())
+    if window.since and not any(
+        p.date and window.since <= p.date <= (window.until or p.date) for p in retrieval.passages
     ):
         return f"no readout between {facts.since} and {facts.until} matches the question"
+    missing = missing_names(retrieval)
+    if missing:
+        return f"the readouts found do not mention {', '.join(missing)}"
     return None
+
+
+def missing_names(retrieval: Retrieval) -> list[str]:
+    """Names the question uses that no retrieved passage mentions (Latin-script passages only:
+    a name cannot be checked against Chinese text, so then nothing is reported)."""
+    passages = retrieval.passages
+    if not retrieval.facts.names or any(p.language in CJK_LANGUAGES for p in passages):
+        return []
+    haystack = fold(" ".join(f"{p.title} {p.text}" for p in passages))
+    return [n for n in retrieval.facts.names
+            if not re.search(rf"(?<!\w){re.escape(n)}(?!\w)", haystack)]
 
 
 def _sentences(question: str, retrieval: Retrieval) -> list[Sentence]:
@@ -130,7 +145,3 @@ def refusal(question: str, retrieval: Retrieval, reason: str, answerer: str) -> 
     text = f"{NOT_FOUND} ({reason}; the closest passages are listed below.)"
     return Answer(question, False, text, (), retrieval.passages, answerer)
 
-
-def fold_names(question: str) -> set[str]:
-    """Proper names in a question (capitalised words past its start), folded."""
-    return {fold(m) for m in _NAME.findall(question)}

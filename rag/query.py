@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import re
 from dataclasses import dataclass
 
 from rag.metadata import find_countries
 from rag.schema import Filters
+from rag.tokenize import fold
 
+DATE_SLACK_DAYS = 3
 MONTHS = {
     **{m.lower(): i for i, m in enumerate(calendar.month_name) if m},
     **{m.lower(): i for i, m in enumerate(calendar.month_abbr) if m},
@@ -38,6 +41,17 @@ _FOLLOW_UP = re.compile(
 )
 
 
+_NAME = re.compile(r"(?<=[\s'’(«\"])([A-Z][\w-]*[a-z][\w-]*|[A-Z]{2,}\d*)")
+NOT_NAMES = frozenset(
+    """what which when where who whom why how did does do was were is are has have had the
+    and for with about after before during president prime minister premier chancellor king
+    secretary federal councillor chinese american french swiss russian british german
+    quel quelle quels quelles quand qui que quoi comment pourquoi président présidente
+    ministre conseiller conseillère fédéral fédérale le la les un une des du de en et
+    chine suisse états-unis france russie""".split()
+)
+
+
 @dataclass(frozen=True)
 class QuestionFacts:
     """Restrictions a question states in words ("in February 2021", "Kyrgyzstan")."""
@@ -46,13 +60,20 @@ class QuestionFacts:
     until: str | None = None
     countries: tuple[str, ...] = ()
     wants_list: bool = False
+    names: tuple[str, ...] = ()  # proper names past the first word, folded ("tibet", "putin")
 
     def date_filters(self, base: Filters) -> Filters:
-        """``base`` narrowed to the question's dates, unless the user already set dates."""
-        if base.since or base.until or not (self.since or self.until):
+        """``base`` narrowed to the question's dates, unless the user already set dates.
+
+        The range is widened by ``DATE_SLACK_DAYS``: a readout's date is sometimes the day it
+        was published, a day or three after the call.
+        """
+        if base.since or base.until or not (self.since and self.until):
             return base
-        return Filters(self.since, self.until, base.languages, base.sources, base.countries,
-                       base.doc_ids)
+        since = dt.date.fromisoformat(self.since) - dt.timedelta(days=DATE_SLACK_DAYS)
+        until = dt.date.fromisoformat(self.until) + dt.timedelta(days=DATE_SLACK_DAYS)
+        return Filters(since.isoformat(), until.isoformat(), base.languages, base.sources,
+                       base.countries, base.doc_ids)
 
 
 def _range(year: int, month: int | None, day: int | None) -> tuple[str, str]:
@@ -89,8 +110,20 @@ def analyse(question: str) -> QuestionFacts:
     since, until = date_range(question)
     return QuestionFacts(
         since=since, until=until, countries=find_countries(question),
-        wants_list=bool(_LIST_CUES.search(question)),
+        wants_list=bool(_LIST_CUES.search(question)), names=proper_names(question),
     )
+
+
+def proper_names(question: str) -> tuple[str, ...]:
+    """Capitalised words past the question's first word, folded, months and cue words aside."""
+    found = []
+    for match in _NAME.finditer(f" {question.strip()}"):
+        word = match.group(1)
+        folded = fold(word)
+        if match.start() == 1 or folded in NOT_NAMES or folded in MONTHS or find_countries(word):
+            continue
+        found.append(folded)
+    return tuple(dict.fromkeys(found))
 
 
 def is_follow_up(question: str) -> bool:

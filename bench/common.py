@@ -1,0 +1,61 @@
+"""Shared bench helpers: the shared corpus, a bench store, and the development set."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.config import Settings  # noqa: E402
+
+CORPUS = Path(os.environ.get("READOUTS_BENCH_CORPUS", ROOT.parent / "shared" / "corpus"))
+OUT = ROOT / "bench" / "out"
+DEVSET = ROOT / "bench" / "devset.jsonl"
+
+
+def bench_settings(embedder: str = "e5-small", store: Path | None = None) -> Settings:
+    """Settings on a bench store (kept between runs under bench/out/) for ``embedder``."""
+    slug = embedder.replace(":", "-").replace("/", "-")
+    return Settings(store_dir=store or OUT / f"store-{slug}", embedder=embedder,
+                    chroma_host=None)
+
+
+def corpus_files() -> list[Path]:
+    """The shared corpus files, or exit with a clear message."""
+    files = sorted(CORPUS.glob("readouts-*.jsonl"))
+    if not files:
+        sys.exit(f"No corpus at {CORPUS}: set READOUTS_BENCH_CORPUS.")
+    return files
+
+
+def devset() -> list[dict]:
+    """The development questions (bench/devset.jsonl)."""
+    return [json.loads(line) for line in DEVSET.open(encoding="utf-8") if line.strip()]
+
+
+def ensure_ingested(settings: Settings) -> None:
+    """Ingest the shared corpus into the bench store (incremental: cheap when done)."""
+    from ingest.pipeline import ingest_paths
+    from rag.assistant import build_assistant, open_store
+
+    store = open_store(settings)
+    started = time.perf_counter()
+    report = ingest_paths(store, corpus_files(), max_bytes=50 * 2**20,
+                          max_chars=settings.chunk_max_chars)
+    build_assistant(settings, store).lexical.sync()
+    print(f"store ready in {time.perf_counter() - started:.1f}s: {report.summary()}",
+          file=sys.stderr)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
