@@ -12,11 +12,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from ingest.shard import WHOLE, Shard
 from rag.config import Settings
-from rag.errors import ReadoutsError
+from rag.errors import ConfigError, ReadoutsError, StoreMismatchError
 from rag.schema import Answer, Filters
+
+if TYPE_CHECKING:
+    from rag.store import ReadoutStore
 
 OK, PARTIAL, ERROR = 0, 1, 2
 
@@ -26,6 +30,19 @@ def _iso_date(value: str) -> str:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"'{value}' is not a date like 2021-02-22") from exc
+
+
+def _workers(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number of workers (1 or more)")
+    return int(value)
+
+
+def _shard(value: str) -> Shard:
+    try:
+        return Shard.parse(value)
+    except ReadoutsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--rebuild", action="store_true",
                      help="drop this embedder's collections first and re-embed everything")
     ing.add_argument("--json", action="store_true", help="print the report as JSON")
+    ing.add_argument("--workers", type=_workers, default=1,
+                     help="processes that load and embed in parallel (this one writes)")
+    ing.add_argument("--shard", type=_shard, default=WHOLE, metavar="I/N",
+                     help="only the I-th of N shares of the readouts (by doc_id), for N "
+                          "machines ingesting into one Chroma server")
 
     ask = sub.add_parser("ask", help="answer a question with cited passages")
     ask.add_argument("question", help="the question, or - to read one per line from stdin")
@@ -94,10 +116,25 @@ def _print_answer(answer: Answer, out: TextIO) -> None:
             out.write(f"- {p.title} ({p.date or 'undated'}) {p.chunk_id}\n")
 
 
+def _check_embedder(store: ReadoutStore) -> None:
+    """An empty store beside another model's readouts is a setting mistake, not "no answer"."""
+    if not store.is_empty():
+        return
+    others = store.other_embedders()
+    if others:
+        raise StoreMismatchError(
+            f"The store at {store.location} has no readouts embedded with "
+            f"'{store.embeddings.key}' (READOUTS_EMBEDDER) but has some embedded with "
+            f"{', '.join(repr(o) for o in others)}. Set READOUTS_EMBEDDER to that model, or "
+            "embed the readouts with this one: readouts ingest data/"
+        )
+
+
 def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from rag.assistant import build_assistant
 
     assistant = build_assistant(settings)
+    _check_embedder(assistant.store)
     if args.question != "-":
         answer = assistant.ask(args.question, _filters(args), args.k)
         if args.json:
@@ -134,13 +171,19 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def _ingest(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from tqdm import tqdm
 
-    from ingest.pipeline import ingest_paths
-    from rag.assistant import build_assistant, open_store
+    from ingest.pipeline import default_embeddings_factory, ingest_parallel, ingest_paths
+    from rag.assistant import build_assistant
+    from rag.embeddings import build_embeddings
+    from rag.store import ReadoutStore, writer_lock
 
-    store = open_store(settings)
-    with store.exclusive():
-        if args.rebuild:
-            store.reset()
+    if args.rebuild and args.shard.count > 1:
+        raise ConfigError(
+            "--rebuild drops every readout of this embedder, other shards' too: run it once "
+            "without --shard, then start the shards."
+        )
+    embeddings = build_embeddings(settings.embedder, settings.embed_batch_size)
+    with writer_lock(settings):
+        store = ReadoutStore(settings, embeddings, rebuild=args.rebuild)
         bar = tqdm(total=0, unit="chunk", desc="embedding", disable=None, file=sys.stderr)
 
         def progress(done: int, total: int) -> None:
@@ -148,10 +191,18 @@ def _ingest(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             bar.n = done
             bar.refresh()
 
-        report = ingest_paths(
-            store, args.paths, max_bytes=int(settings.max_file_mb * 1024 * 1024),
-            max_chars=settings.chunk_max_chars, prune=args.prune, progress=progress,
-        )
+        options: dict[str, Any] = {
+            "max_bytes": int(settings.max_file_mb * 1024 * 1024),
+            "max_chars": settings.chunk_max_chars, "prune": args.prune,
+            "progress": progress, "shard": args.shard,
+        }
+        if args.workers > 1:
+            factory = default_embeddings_factory(settings.embedder, settings.embed_batch_size)
+            report = ingest_parallel(
+                store, args.paths, workers=args.workers, make_embeddings=factory, **options
+            )
+        else:
+            report = ingest_paths(store, args.paths, **options)
         bar.close()
         build_assistant(settings, store).lexical.sync()
     if args.json:

@@ -45,6 +45,7 @@ _FIELD_ALIASES = {"lang": "language", "source_url": "url", "permalink": "url"}
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _NUMERIC_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ][\d:.+\-Z ]*)?")
 _COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_TOO_DEEP = "invalid JSON: nested too deeply to be a readout record"
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _walk(folder: Path) -> Iterator[Path | LoadFailure]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in dirnames:  # os.walk does not enter linked folders; say so if outside
             linked = Path(dirpath, name)
-            if linked.is_symlink() and not linked.resolve().is_relative_to(root):
+            if linked.is_symlink() and not _resolved(linked).is_relative_to(root):
                 yield LoadFailure(str(linked), f"symbolic link to a folder outside {folder}")
         for name in sorted(filenames):
             # "~$x.docx" is Word's lock file next to an open document.
@@ -89,7 +90,7 @@ def _walk(folder: Path) -> Iterator[Path | LoadFailure]:
             if not _is_supported(path):
                 continue
             if path.is_symlink():
-                target = path.resolve()
+                target = _resolved(path)
                 if not target.exists():
                     yield LoadFailure(str(path), "broken symbolic link")
                     continue
@@ -97,6 +98,14 @@ def _walk(folder: Path) -> Iterator[Path | LoadFailure]:
                     yield LoadFailure(str(path), f"symbolic link to a file outside {folder}")
                     continue
             yield path
+
+
+def _resolved(link: Path) -> Path:
+    """The link's target; a loop of links resolves to no file (a "broken link")."""
+    try:
+        return link.resolve()
+    except (RuntimeError, OSError):  # Python raises RuntimeError for a symlink loop
+        return link.parent / f"{link.name} (symbolic link loop)"
 
 
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[LoadFailure]]:
@@ -227,6 +236,8 @@ def _jsonl_entries(text: str) -> Iterator[tuple[str, Any]]:
             yield f"line {number}", json.loads(line)
         except json.JSONDecodeError as exc:
             yield f"line {number}", LoadError(f"invalid JSON: {exc.msg} (column {exc.colno})")
+        except RecursionError:
+            yield f"line {number}", LoadError(_TOO_DEEP)
 
 
 def _json_entries(text: str) -> list[tuple[str, Any]]:
@@ -236,6 +247,8 @@ def _json_entries(text: str) -> list[tuple[str, Any]]:
         raise LoadError(
             f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from exc
+    except RecursionError:
+        raise LoadError(_TOO_DEEP) from None
     if isinstance(content, dict):
         return [("record 1", content)]
     if isinstance(content, list):

@@ -32,11 +32,15 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(25.0, gt=0, description="Files above this size are refused.")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     candidates: int = Field(40, ge=5, le=500, description="Candidates per retriever before fusion.")
-    dense_weight: float = Field(2.0, ge=0, description="Dense weight in rank fusion.")
-    lexical_weight: float = Field(1.0, ge=0, description="Lexical (BM25) weight in rank fusion.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the centred dense cosine.")
+    lexical_weight: float = Field(
+        0.02, ge=0, description="Weight of BM25 (normalised to the best match) in the fusion."
+    )
     answer_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
     refusal_threshold: float = Field(
-        0.80, description="Dense cosine below which the readouts are taken not to hold the answer."
+        0.16,
+        description="Best language-centred dense score below which the readouts are taken not "
+        "to hold the answer (calibrated on bench/devset.jsonl with e5-small).",
     )
     answerer: Literal["extractive", "ollama", "openai", "llamacpp"] = "extractive"
     llm_model: str = Field("", description="Model name (Ollama/OpenAI) or GGUF path (llamacpp).")

@@ -23,6 +23,7 @@ from rag.store import ReadoutStore
 from rag.tokenize import tokens
 
 log = logging.getLogger(__name__)
+CACHE_FORMAT = "2"  # bump when the cached files change: older caches are rebuilt
 
 
 @dataclass
@@ -67,6 +68,7 @@ class LexicalIndex:
         self.generation = ""
         self._bm25: bm25s.BM25 | None = None
         self._rows: _Rows | None = None
+        self.centroids: dict[str, np.ndarray] = {}  # per language, see store.language_centroids
         self._lock = threading.Lock()
 
     def sync(self) -> bool:
@@ -80,6 +82,14 @@ class LexicalIndex:
             if not self._load(current):
                 self._build(current)
             return True
+
+    def language_counts(self) -> dict[str, int]:
+        """Chunks per language, most frequent first."""
+        self.sync()
+        if self._rows is None or not len(self._rows.languages):
+            return {}
+        values, counts = np.unique(self._rows.languages.astype(str), return_counts=True)
+        return {str(v): int(-c) for c, v in sorted(zip(-counts, values, strict=True))}
 
     def search(self, question: str, k: int, filters: Filters) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score) of the best k chunks, best first; empty if no term matches."""
@@ -126,6 +136,7 @@ class LexicalIndex:
         bm25 = bm25s.BM25()
         if corpus:
             bm25.index(corpus, show_progress=False)
+        self.centroids = self.store.language_centroids()
         self._bm25, self._rows, self.generation = (bm25 if corpus else None), rows, generation
         self._save(generation)
 
@@ -142,12 +153,13 @@ class LexicalIndex:
             np.savez(
                 tmp / "rows.npz", dates=rows.dates,
                 **{f"c_{c}": r for c, r in rows.countries.items()},
+                **{f"l_{lang}": v for lang, v in self.centroids.items()},
             )
             (tmp / "rows.json").write_text(json.dumps({
                 "chunk_ids": rows.chunk_ids, "doc_ids": rows.doc_ids.tolist(),
                 "languages": rows.languages.tolist(), "sources": rows.sources.tolist(),
             }), encoding="utf-8")
-            (tmp / "generation").write_text(generation, encoding="utf-8")
+            (tmp / "generation").write_text(f"{CACHE_FORMAT}:{generation}", encoding="utf-8")
             old = self.cache_dir.with_name(self.cache_dir.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
             if self.cache_dir.exists():
@@ -161,7 +173,8 @@ class LexicalIndex:
     def _load(self, generation: str) -> bool:
         stamp = self.cache_dir / "generation"
         try:
-            if not stamp.exists() or stamp.read_text(encoding="utf-8") != generation:
+            expected = f"{CACHE_FORMAT}:{generation}"
+            if not stamp.exists() or stamp.read_text(encoding="utf-8") != expected:
                 return False
             meta = json.loads((self.cache_dir / "rows.json").read_text(encoding="utf-8"))
             arrays = np.load(self.cache_dir / "rows.npz")
@@ -175,5 +188,6 @@ class LexicalIndex:
             np.array(meta["languages"], dtype=object), np.array(meta["sources"], dtype=object),
             {k[2:]: arrays[k] for k in arrays.files if k.startswith("c_")},
         )
+        self.centroids = {k[2:]: arrays[k] for k in arrays.files if k.startswith("l_")}
         self._bm25, self.generation = bm25, generation
         return True

@@ -115,15 +115,21 @@ def analyse(question: str) -> QuestionFacts:
 
 
 def proper_names(question: str) -> tuple[str, ...]:
-    """Capitalised words past the question's first word, folded, months and cue words aside."""
-    found = []
+    """Names in a question past its first word, folded; consecutive capitalised words form one
+    name ("emmanuel macron"). Months, question words, titles and countries are left out."""
+    names: list[list[str]] = []
+    last_end = -2
     for match in _NAME.finditer(f" {question.strip()}"):
         word = match.group(1)
         folded = fold(word)
         if match.start() == 1 or folded in NOT_NAMES or folded in MONTHS or find_countries(word):
             continue
-        found.append(folded)
-    return tuple(dict.fromkeys(found))
+        if names and match.start() - last_end <= 1:
+            names[-1].append(folded)
+        else:
+            names.append([folded])
+        last_end = match.end()
+    return tuple(dict.fromkeys(" ".join(parts) for parts in names))
 
 
 def is_follow_up(question: str) -> bool:

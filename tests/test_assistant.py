@@ -45,7 +45,7 @@ READOUTS = [
 def assistant(fake_store, settings):
     for r in READOUTS:
         fake_store.write_readout(r, chunk_readout(r, 700))
-    settings.refusal_threshold = 0.2
+    settings.refusal_threshold = -1.0  # the fake embedder has no calibrated scale
     return build_assistant(settings, fake_store)
 
 

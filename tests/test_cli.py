@@ -78,7 +78,8 @@ def test_ask_reads_questions_from_stdin(env: Path, monkeypatch) -> None:
     assert run(["ingest", str(env)])[0] == 0
     lines = [
         "What did Kyrgyzstan say about Taiwan?",
-        json.dumps({"question": "Qu'a dit Xi sur les vaccins ?", "since": "2021-01-01"}),
+        json.dumps({"question": "Quelle aide la Chine a-t-elle proposée au Kirghizistan contre "
+                               "la COVID-19 ?", "since": "2021-01-01"}),
         json.dumps({"question": "Taiwan", "since": "not a date"}),
         "",
         json.dumps({"question": "Vaccines?", "lang": "en"}),

@@ -134,7 +134,7 @@ CRASHING_INGEST = textwrap.dedent("""
 
     class Slow(HashingEmbeddings):
         def _embed_passages(self, texts):
-            time.sleep(0.05)
+            time.sleep(0.1)  # keeps the run long enough to be killed mid-way
             return super()._embed_passages(texts)
 
     store = ReadoutStore(Settings(store_dir=Path({store!r})), Slow(batch_size=2))

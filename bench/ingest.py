@@ -1,0 +1,170 @@
+"""Ingest speed: our pipeline against a plain LangChain pipeline, on the shared corpus.
+
+Usage: python bench/ingest.py [--embedder e5-small] [--limit N] [--workers 1] [--no-baseline]
+
+Ingests ../shared/corpus (or READOUTS_BENCH_CORPUS; --limit N: its first N readouts) into a
+fresh store and prints the first-ingest time, the re-ingest time of the unchanged corpus,
+chunks/s and peak RSS; then the same readouts through RecursiveCharacterTextSplitter + the same
+embedder + ``langchain_chroma.Chroma.from_documents`` as the baseline. Each side runs in its own
+child process, so that each peak RSS is its own. Results: bench/out/ingest-<embedder>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import OUT, ROOT, bench_settings, corpus_files
+
+
+def readouts(limit: int) -> list[dict[str, Any]]:
+    """The corpus records in file order, the first ``limit`` of them (0: all)."""
+    records: list[dict[str, Any]] = []
+    for path in corpus_files():
+        records += [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+    return records[:limit] if limit else records
+
+
+def slice_file(limit: int) -> Path:
+    """The readouts to ingest, as one JSON Lines file."""
+    path = OUT / f"ingest-slice-{limit or 'all'}.jsonl"
+    OUT.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for record in readouts(limit):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
+def _peak_rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, workers) / 1024, 1)
+
+
+def run_ours(embedder: str, data: Path, workers: int) -> dict[str, Any]:
+    """Child process: first ingest into a fresh store, then the unchanged re-ingest."""
+    from ingest.pipeline import default_embeddings_factory, ingest_parallel, ingest_paths
+    from rag.assistant import build_assistant, open_store
+
+    store_dir = OUT / f"ingest-bench-{embedder}"
+    shutil.rmtree(store_dir, ignore_errors=True)
+    settings = bench_settings(embedder, store_dir)
+    store = open_store(settings)
+    options: dict[str, Any] = {"max_bytes": 200 * 2**20, "max_chars": settings.chunk_max_chars}
+
+    def ingest() -> Any:
+        if workers > 1:
+            factory = default_embeddings_factory(settings.embedder, settings.embed_batch_size)
+            return ingest_parallel(store, [data], workers=workers, make_embeddings=factory,
+                                   **options)
+        return ingest_paths(store, [data], **options)
+
+    started = time.perf_counter()
+    first = ingest()
+    first_s = time.perf_counter() - started
+    lexical_started = time.perf_counter()
+    build_assistant(settings, store).lexical.sync()
+    lexical_s = time.perf_counter() - lexical_started
+    started = time.perf_counter()
+    again = ingest()
+    again_s = time.perf_counter() - started
+    return {
+        "side": "readouts", "embedder": embedder, "workers": workers,
+        "readouts": len(first.added), "failed": len(first.failed),
+        "chunks": first.chunks_embedded, "first_ingest_s": round(first_s, 1),
+        "lexical_index_s": round(lexical_s, 1),
+        "chunks_per_s": round(first.chunks_embedded / first_s, 1),
+        "reingest_s": round(again_s, 2), "reingest_unchanged": len(again.unchanged),
+        "reingest_share": round(again_s / first_s, 4), "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def run_baseline(embedder: str, data: Path, chunk_chars: int) -> dict[str, Any]:
+    """Child process: RecursiveCharacterTextSplitter + the embedder + Chroma.from_documents."""
+    import chromadb
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from rag.embeddings import build_embeddings
+
+    store_dir = OUT / f"ingest-baseline-{embedder}"
+    shutil.rmtree(store_dir, ignore_errors=True)
+    embeddings = build_embeddings(embedder)
+    started = time.perf_counter()
+    docs = [
+        Document(page_content=r["text"], metadata={k: r.get(k) or "" for k in (
+            "id", "title", "date", "language", "source", "url")})
+        for r in (json.loads(line) for line in data.open(encoding="utf-8"))
+    ]
+    splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_chars, chunk_overlap=70)
+    chunks = splitter.split_documents(docs)
+    client = chromadb.PersistentClient(
+        path=str(store_dir), settings=chromadb.config.Settings(anonymized_telemetry=False)
+    )
+    Chroma.from_documents(chunks, embeddings, client=client, collection_name="baseline",
+                          collection_metadata={"hnsw:space": "cosine"})
+    seconds = time.perf_counter() - started
+    return {
+        "side": "langchain baseline", "embedder": embedder, "readouts": len(docs),
+        "chunks": len(chunks), "first_ingest_s": round(seconds, 1),
+        "chunks_per_s": round(len(chunks) / seconds, 1), "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _child(*args: str) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), *args]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False,
+                          env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    if done.returncode:
+        sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--embedder", default="e5-small")
+    parser.add_argument("--limit", type=int, default=0, help="first N readouts (0: all)")
+    parser.add_argument("--workers", type=int, default=1, help="ingest worker processes")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the LangChain run")
+    parser.add_argument("--side", choices=["ours", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side == "ours":
+        print(json.dumps(run_ours(args.embedder, args.data, args.workers)))
+        return
+    if args.side == "baseline":
+        chunk_chars = bench_settings(args.embedder).chunk_max_chars
+        print(json.dumps(run_baseline(args.embedder, args.data, chunk_chars)))
+        return
+
+    data = slice_file(args.limit)
+    common = ["--embedder", args.embedder, "--data", str(data)]
+    results = [_child("--side", "ours", "--workers", str(args.workers), *common)]
+    print(json.dumps(results[-1]), flush=True)
+    if not args.no_baseline:
+        results.append(_child("--side", "baseline", *common))
+        print(json.dumps(results[-1]), flush=True)
+    load = round(os.getloadavg()[0], 2)
+    out = OUT / f"ingest-{args.embedder}-{args.limit or 'all'}-w{args.workers}.json"
+    out.write_text(json.dumps({"load_1m_at_end": load, "results": results}, indent=2))
+    print(f"\n{'side':20} {'readouts':>8} {'chunks':>7} {'first s':>8} {'chunks/s':>9} "
+          f"{'re-ingest s':>11} {'peak RSS MB':>11}")
+    for r in results:
+        print(f"{r['side']:20} {r['readouts']:>8} {r['chunks']:>7} {r['first_ingest_s']:>8} "
+              f"{r['chunks_per_s']:>9} {r.get('reingest_s', '-'):>11} {r['peak_rss_mb']:>11}")
+    print(f"(1-minute load average at the end: {load}; results in {out})")
+
+
+if __name__ == "__main__":
+    main()

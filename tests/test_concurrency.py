@@ -1,0 +1,529 @@
+"""Faults and concurrency: kill -9 at each step of the write protocol, parallel workers,
+ingesting while answering (threads in one process; processes on a server), and stores of
+another model or format (a clear message and ``--rebuild``, never mixed vectors)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from ingest import cli
+from ingest.pipeline import WorkerError, ingest_parallel, ingest_paths
+from rag.assistant import build_assistant
+from rag.config import Settings
+from rag.embeddings import build_embeddings
+from rag.errors import StoreMismatchError
+from rag.store import ReadoutStore
+from tests.fakes import HashingEmbeddings
+from tests.support import (
+    MB,
+    PROJECT,
+    ChromaServer,
+    Keyed,
+    SlowHashing,
+    assert_consistent,
+    assert_readers_see_whole_readouts,
+    child_env,
+    record,
+    run_python,
+    write_jsonl,
+)
+
+N = 10
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(store_dir=tmp_path / "store", data_dir=tmp_path / "data", chroma_host=None,
+                    refusal_threshold=0.2)
+
+
+def _ingest(store: ReadoutStore, *paths: Path, prune: bool = False):
+    return ingest_paths(store, list(paths), max_bytes=MB, max_chars=120, prune=prune)
+
+
+def _reopen(settings: Settings) -> ReadoutStore:
+    """The store through a fresh client: an embedded client keeps the vectors it loaded, so
+    after another process wrote, only a new one sees them (why the docs say: ingest through
+    the app, or use a server, while the app runs)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+    return ReadoutStore(settings, HashingEmbeddings())
+
+
+# --- kill -9 at each step of the write protocol ------------------------------------------------
+
+KILLED_INGEST = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    import ingest.pipeline
+    from ingest.pipeline import ingest_paths
+    from rag.config import Settings
+    from rag.store import ReadoutStore
+    from tests.fakes import HashingEmbeddings
+
+    store_dir, data, label, method, only, nth, when, prune = sys.argv[1:]
+    nth = int(nth)
+    ingest.pipeline.WRITE_GROUP_CHUNKS = 5  # several groups, so kills land between them
+    calls = 0
+
+    class KillAt:
+        '''A Chroma collection whose nth call of one method is the process's last.'''
+
+        def __init__(self, inner, name):
+            self._inner, self._name = inner, name
+
+        def __getattr__(self, attr):
+            value = getattr(self._inner, attr)
+            if (self._name, attr) != (label, method):
+                return value
+
+            def call(*args, **kwargs):
+                global calls
+                if only and kwargs.get("ids") != [only]:
+                    return value(*args, **kwargs)
+                calls += 1
+                if calls == nth and when == "before":
+                    os.kill(os.getpid(), signal.SIGKILL)
+                result = value(*args, **kwargs)
+                if calls == nth:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return result
+
+            return call
+
+    store = ReadoutStore(Settings(store_dir=store_dir), HashingEmbeddings())
+    store._docs = KillAt(store._docs, "docs")
+    store._state = KillAt(store._state, "state")
+    store.chunks._chroma_collection = KillAt(store.chunks._collection, "chunks")
+    ingest_paths(store, [Path(data)], max_bytes=2**20, max_chars=120, prune=prune == "prune")
+    sys.exit(3)  # the kill point was never reached
+""")
+
+
+def _kill_at(settings: Settings, data: Path, point: str, prune: bool = False) -> None:
+    """Run an ingest in a child process that SIGKILLs itself at ``point``:
+    "collection.method[=record id][#nth call][@before]" (default: after the first call)."""
+    target, _, when = point.partition("@")
+    call, _, nth = target.partition("#")
+    call, _, only = call.partition("=")
+    label, method = call.split(".")
+    done = run_python(KILLED_INGEST, str(settings.store_dir), str(data), label, method, only,
+                      nth or "1", when or "after", "prune" if prune else "keep")
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+
+
+NEW_READOUTS = [
+    "docs.upsert#1",  # readouts marked dirty, nothing else yet
+    "chunks.upsert#1",  # chunks written, readouts not committed
+    "docs.upsert#2",  # texts and hashes written, still dirty
+    "chunks.delete#1",  # stale chunks dropped, still dirty
+    "docs.update#1",  # a group committed, its stamp pending
+    "chunks.upsert#3",  # in a later group
+    "state.upsert#2@before",  # a group committed, the next one not started
+    "state.upsert=generation@before",  # everything committed, the run's stamp not written
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", NEW_READOUTS)
+def test_kill_9_while_adding_then_rerun_is_consistent(tmp_path, point: str) -> None:
+    settings = _settings(tmp_path)
+    data = write_jsonl(tmp_path / "data" / "calls.jsonl", [record(i) for i in range(N)])
+    build_assistant(settings, _reopen(settings)).lexical.sync()  # a reader's cache, empty
+    _kill_at(settings, data, point)
+    store = _reopen(settings)
+    assert_readers_see_whole_readouts(store)
+    report = _ingest(store, data)
+    assert report.failed == []
+    assert sorted(report.added + report.unchanged) == sorted(f"r{i}" for i in range(N))
+    assert_consistent(store, settings.store_dir)
+
+
+UPDATES = [
+    "docs.update#1",  # existing readouts marked dirty
+    "chunks.upsert#1",  # new chunks beside the old ones
+    "docs.upsert#1",  # new texts written, still dirty
+    "chunks.delete#1",  # old chunks dropped, still dirty
+    "docs.update#2",  # first group committed
+    "docs.delete#1",  # prune: chunks gone, record being deleted
+    "state.upsert=generation@before",  # everything committed, the run's stamp not written
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", UPDATES)
+def test_kill_9_while_updating_and_pruning_then_rerun_is_consistent(tmp_path, point) -> None:
+    settings = _settings(tmp_path)
+    data = write_jsonl(tmp_path / "data" / "calls.jsonl", [record(i) for i in range(N)])
+    store = ReadoutStore(settings, HashingEmbeddings())
+    _ingest(store, data)
+    old = {i: store.get_readout(f"r{i}").text for i in range(N)}
+    build_assistant(settings, store).lexical.sync()  # a reader's cache, before the crash
+    newer = [record(i, version=2 if i % 2 else 1) for i in range(N - 1)]
+    write_jsonl(data, newer)
+    _kill_at(settings, data, point, prune=True)
+
+    store = _reopen(settings)
+    assert_readers_see_whole_readouts(store)
+    for i in range(N - 1):  # each readout is whole: its old text or its new one
+        assert store.get_readout(f"r{i}").text in (old[i], newer[i]["text"])
+    report = _ingest(store, data, prune=True)
+    assert report.failed == []
+    assert store.count() == N - 1
+    for i in range(N - 1):
+        assert f"(version {2 if i % 2 else 1})" in store.get_readout(f"r{i}").text
+    assert_consistent(store, settings.store_dir)  # the reader's cache followed the stamp
+
+
+def _stopped(process: psutil.Process) -> bool:
+    """Exited (a zombie waiting for init to reap it counts)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+PARALLEL_INGEST = textwrap.dedent("""
+    import functools, sys
+    from pathlib import Path
+    from ingest.pipeline import ingest_parallel
+    from rag.config import Settings
+    from rag.store import ReadoutStore
+    from tests.support import SlowHashing
+
+    if __name__ == "__main__":
+        store = ReadoutStore(Settings(store_dir=sys.argv[1]), SlowHashing())
+        print("ready", flush=True)
+        ingest_parallel(store, [Path(sys.argv[2])], workers=2,
+                        make_embeddings=functools.partial(SlowHashing, 4, 0.1),
+                        max_bytes=2**20, max_chars=120)
+""")
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_parallel_ingest_leaves_no_worker_and_a_repairable_store(tmp_path) -> None:
+    settings = _settings(tmp_path)
+    data = write_jsonl(tmp_path / "data" / "calls.jsonl", [record(i) for i in range(40)])
+    script = tmp_path / "parallel.py"
+    script.write_text(PARALLEL_INGEST)
+    proc = subprocess.Popen([sys.executable, str(script), str(settings.store_dir), str(data)],
+                            cwd=PROJECT, env=child_env(), stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 60
+    workers: list[psutil.Process] = []
+    while len(workers) < 2 and time.monotonic() < deadline:
+        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "spawn_main" in " ".join(p.cmdline())]
+        time.sleep(0.1)
+    time.sleep(3)  # some groups written, others on their way
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    deadline = time.monotonic() + 15
+    while not all(_stopped(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(_stopped(w) for w in workers)  # orphaned workers see the writer gone and stop
+    store = _reopen(settings)
+    assert_readers_see_whole_readouts(store)
+    report = _ingest(store, data)
+    assert len(report.added) + len(report.unchanged) == 40
+    assert_consistent(store, settings.store_dir)
+
+
+# --- parallel workers ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_parallel_ingest_reports_like_a_single_process(tmp_path) -> None:
+    settings = _settings(tmp_path)
+    folder = tmp_path / "data"
+    write_jsonl(folder / "a.jsonl", [record(i) for i in range(12)])
+    (folder / "b.jsonl").write_text(json.dumps(record(12)) + "\n{broken\n", encoding="utf-8")
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    store = ReadoutStore(settings, HashingEmbeddings())
+    run = functools.partial(ingest_parallel, store, [folder, tmp_path / "missing"], workers=3,
+                            make_embeddings=HashingEmbeddings, max_bytes=MB, max_chars=120)
+    first = run()
+    assert first.added == sorted(f"r{i}" for i in range(13))
+    assert sorted((Path(f.path).name, f.record) for f in first.failed) == [
+        ("b.jsonl", "line 2"), ("empty.txt", None), ("missing", None)]
+    assert run().unchanged == first.added
+    write_jsonl(folder / "a.jsonl", [record(i, version=2) for i in range(6)])
+    third = run(prune=True)
+    assert (third.updated, third.removed) == (sorted(f"r{i}" for i in range(6)),
+                                              sorted(f"r{i}" for i in range(6, 12)))
+    assert third.unchanged == ["r12"]  # b.jsonl failed in part: its readouts stay
+    assert_consistent(store, settings.store_dir)
+
+
+@pytest.mark.slow
+def test_workers_with_another_embedder_are_refused(tmp_path) -> None:
+    store = ReadoutStore(_settings(tmp_path), HashingEmbeddings())
+    data = write_jsonl(tmp_path / "data" / "a.jsonl", [record(0)])
+    with pytest.raises(StoreMismatchError, match="refusing to mix"):
+        ingest_parallel(store, [data], workers=2, make_embeddings=functools.partial(
+            Keyed, "other"), max_bytes=MB, max_chars=120)
+    assert store.is_empty()
+
+
+@pytest.mark.slow
+def test_a_failing_worker_stops_the_run_with_its_reason(tmp_path) -> None:
+    store = ReadoutStore(_settings(tmp_path), HashingEmbeddings())
+    data = write_jsonl(tmp_path / "data" / "a.jsonl", [record(0)])
+    with pytest.raises(WorkerError, match="An ingest worker failed: ConfigError: Unknown"):
+        ingest_parallel(store, [data], workers=2, make_embeddings=functools.partial(
+            build_embeddings, "no-such-model", 16), max_bytes=MB, max_chars=120)
+
+
+# --- ingesting while answering -------------------------------------------------------------
+
+
+def _check_answer(store: ReadoutStore, answer, expected_doc: str) -> None:
+    assert answer.answered
+    assert answer.citations[0].doc_id == expected_doc
+    for c in answer.citations:
+        assert store.get_readout(c.doc_id).text[c.start : c.end] == c.quote
+
+
+@pytest.mark.slow
+def test_one_thread_ingests_while_another_answers(tmp_path) -> None:
+    """The app's own process (embedded store): an upload ingests while sessions ask."""
+    settings = _settings(tmp_path)
+    store = ReadoutStore(settings, SlowHashing(pause=0.02))
+    base = write_jsonl(tmp_path / "data" / "base.jsonl", [record(i) for i in range(2)])
+    _ingest(store, base)
+    assistant = build_assistant(settings, store)
+    more = tmp_path / "data" / "more.jsonl"
+    errors: list[BaseException] = []
+
+    def ingest() -> None:
+        try:
+            for step in range(1, 5):
+                write_jsonl(more, [record(i) for i in range(2, 2 + 10 * step)])
+                with store.exclusive():
+                    _ingest(store, more)
+                    assistant.lexical.sync()
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    writer = threading.Thread(target=ingest)
+    writer.start()
+    latencies = []
+    while writer.is_alive() or not latencies:
+        started = time.perf_counter()
+        _check_answer(store, assistant.ask("Kyrgyzstan Taiwan railways k0x"), "r0")
+        _check_answer(store, assistant.ask("Egypt Xinjiang vaccines k1x"), "r1")
+        latencies.append(time.perf_counter() - started)
+    writer.join()
+    assert errors == []
+    assert max(latencies) < 5.0  # never stuck behind the writer ("database is locked")
+    assert store.count() == 42
+    assert_consistent(store, settings.store_dir)
+
+
+ASK_LOOP = textwrap.dedent("""
+    import json, sys, time
+    from rag.assistant import build_assistant
+    from rag.config import Settings
+    from rag.errors import ReadoutsError
+    from rag.store import ReadoutStore
+    from tests.support import Keyed
+
+    settings = Settings(store_dir=sys.argv[1], refusal_threshold=0.2)
+    store = ReadoutStore(settings, Keyed(sys.argv[2]))
+    assistant = build_assistant(settings, store)
+    print("ready", flush=True)
+    questions = [("Kyrgyzstan Taiwan railways k0x", "r0"), ("Egypt Xinjiang vaccines k1x", "r1")]
+    wrong, errors, latencies = [], [], []
+    end = time.monotonic() + float(sys.argv[3])
+    while time.monotonic() < end:
+        for question, expected in questions:
+            started = time.perf_counter()
+            try:
+                answer = assistant.ask(question)
+            except ReadoutsError as exc:
+                errors.append(str(exc))
+                continue
+            latencies.append(time.perf_counter() - started)
+            exact = all(store.get_readout(c.doc_id).text[c.start:c.end] == c.quote
+                        for c in answer.citations)
+            if not (answer.answered and answer.citations[0].doc_id == expected and exact):
+                wrong.append(question)
+    print(json.dumps({"asked": len(latencies), "max_s": max(latencies), "wrong": wrong,
+                      "errors": errors, "readouts": store.count()}))
+""")
+
+SLOW_INGEST = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from ingest.pipeline import ingest_paths
+    from rag.config import Settings
+    from rag.store import ReadoutStore
+    from tests.support import Keyed
+
+    class Slow(Keyed):
+        def _embed_passages(self, texts):
+            __import__("time").sleep(0.05)
+            return super()._embed_passages(texts)
+
+    store = ReadoutStore(Settings(store_dir=sys.argv[1]), Slow(sys.argv[2], batch_size=4))
+    report = ingest_paths(store, [Path(sys.argv[3])], max_bytes=2**20, max_chars=120)
+    print(len(report.added), flush=True)
+""")
+
+
+@pytest.fixture
+def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
+    server = ChromaServer(tmp_path / "db", tmp_path / "server.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow
+def test_an_ingest_process_and_two_asking_processes_share_a_server(chroma, tmp_path) -> None:
+    key = "shared"
+    base = write_jsonl(tmp_path / "data" / "base.jsonl", [record(i) for i in range(2)])
+    done = run_python(SLOW_INGEST, str(tmp_path / "job"), key, str(base), env=chroma.env())
+    assert done.returncode == 0, done.stderr
+    askers = [
+        subprocess.Popen(
+            [sys.executable, "-c", ASK_LOOP, str(tmp_path / f"app{i}"), key, "12"],
+            cwd=PROJECT, env=child_env(chroma.env()), text=True, stdout=subprocess.PIPE,
+        )
+        for i in range(2)
+    ]
+    for asker in askers:
+        assert asker.stdout.readline().strip() == "ready"
+    more = write_jsonl(tmp_path / "data" / "more.jsonl", [record(i) for i in range(2, 60)])
+    job = run_python(SLOW_INGEST, str(tmp_path / "job"), key, str(more), env=chroma.env())
+    assert job.returncode == 0, job.stderr
+    assert job.stdout.strip() == "58"
+    for asker in askers:
+        result = json.loads(asker.communicate(timeout=120)[0])
+        assert result["errors"] == []
+        assert result["wrong"] == []
+        assert result["asked"] > 10
+        assert result["max_s"] < 5.0
+    store = ReadoutStore(chroma.settings(tmp_path / "check"), Keyed(key))
+    assert store.count() == 60
+    assert_consistent(store, tmp_path / "check")
+
+
+# --- stores of another model or format -----------------------------------------------------
+
+
+class Rotated(HashingEmbeddings):
+    """Same name and size as the hashing embedder, other vectors: a changed model file."""
+
+    def _embed_passages(self, texts: list[str]) -> np.ndarray:
+        return np.roll(super()._embed_passages(texts), 7, axis=1)
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        return np.roll(super()._embed_query(text), 7)
+
+
+class Wider(HashingEmbeddings):
+    """Same name, another vector size."""
+
+    def _embed_passages(self, texts: list[str]) -> np.ndarray:
+        return np.pad(super()._embed_passages(texts), ((0, 0), (0, 3)))
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        return np.pad(super()._embed_query(text), (0, 3))
+
+
+@pytest.mark.parametrize("other", [Rotated, Wider])
+def test_another_model_under_the_same_name_is_refused_then_rebuilt(tmp_path, other) -> None:
+    settings = _settings(tmp_path)
+    data = write_jsonl(tmp_path / "data" / "a.jsonl", [record(i) for i in range(3)])
+    _ingest(ReadoutStore(settings, HashingEmbeddings()), data)
+    with pytest.raises(StoreMismatchError, match="made by a different model.*--rebuild"):
+        ReadoutStore(settings, other())
+    rebuilt = ReadoutStore(settings, other(), rebuild=True)
+    assert rebuilt.is_empty()
+    assert _ingest(rebuilt, data).added == ["r0", "r1", "r2"]
+    assert_consistent(rebuilt, settings.store_dir)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI on a store in tmp_path, with the hashing embedder instead of e5."""
+    monkeypatch.setenv("READOUTS_STORE_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("READOUTS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("READOUTS_CHROMA_HOST", raising=False)
+    monkeypatch.setattr("rag.embeddings.build_embeddings", lambda *_: HashingEmbeddings())
+    return write_jsonl(tmp_path / "data" / "a.jsonl", [record(i) for i in range(3)])
+
+
+def test_a_store_of_an_older_format_needs_rebuild_and_gets_it(cli_env, tmp_path, capsys) -> None:
+    settings = _settings(tmp_path)
+    store = ReadoutStore(settings, HashingEmbeddings())
+    _ingest(store, cli_env)
+    store.chunks._collection.modify(metadata={"format": "0"})
+    assert cli.main(["ingest", str(cli_env)]) == cli.ERROR
+    assert "readouts ingest --rebuild" in capsys.readouterr().err
+    assert cli.main(["ingest", "--rebuild", "--json", str(cli_env)]) == cli.OK
+    assert json.loads(capsys.readouterr().out)["added"] == ["r0", "r1", "r2"]
+    assert_consistent(ReadoutStore(settings, HashingEmbeddings()), settings.store_dir)
+
+
+def test_asking_a_store_built_by_another_embedder_says_which(
+    cli_env, tmp_path, monkeypatch, capsys
+) -> None:
+    _ingest(ReadoutStore(_settings(tmp_path), HashingEmbeddings()), cli_env)
+    monkeypatch.setattr("rag.assistant.build_embeddings", lambda *_: Keyed("other-model"))
+    assert cli.main(["ask", "Kyrgyzstan Taiwan"]) == cli.ERROR
+    err = capsys.readouterr().err
+    assert "no readouts embedded with 'other-model'" in err
+    assert "'fake-hash'" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ingest", "--rebuild", "--shard", "0/2", "x"], "run it once without --shard"),
+        (["ingest", "--shard", "2/2", "x"], "Invalid shard 2/2"),
+        (["ingest", "--shard", "half", "x"], "Invalid shard 'half'"),
+        (["ingest", "--workers", "0", "x"], "not a number of workers"),
+    ],
+)
+def test_bad_shard_and_worker_options_are_refused(cli_env, capsys, argv, message) -> None:
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    assert code == cli.ERROR
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_workers_and_shards_with_the_real_model(tmp_path) -> None:
+    data = write_jsonl(tmp_path / "data" / "a.jsonl", [record(i) for i in range(4)])
+    env = child_env({"READOUTS_STORE_DIR": str(tmp_path / "store")})
+    command = [sys.executable, "-m", "ingest.cli", "ingest", "--json"]
+
+    def run(*args: str) -> dict:
+        done = subprocess.run([*command, *args, str(data)], cwd=PROJECT, env=env, text=True,
+                              capture_output=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    shard = run("--shard", "1/2")
+    assert 0 < len(shard["added"]) < 4
+    full = run("--workers", "2")
+    assert sorted(full["added"] + full["unchanged"]) == ["r0", "r1", "r2", "r3"]
+    assert full["unchanged"] == sorted(shard["added"])
