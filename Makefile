@@ -5,7 +5,7 @@ PIP := $(PY) -m pip
 PORT ?= 8501
 TORCH := torch==2.13.0
 
-.PHONY: run test install install-dev ingest lint bench clean
+.PHONY: run test install install-dev ingest bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -24,11 +24,24 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Ingest is incremental: unchanged readouts are skipped without embedding.
-ingest: install
-	$(VENV)/bin/readouts ingest --prune data/ || [ $$? -eq 1 ]  # 1: some files failed, the rest is in
+DATA_DIR := $(or $(READOUTS_DATA_DIR),data)
+STORE_DIR := $(or $(READOUTS_STORE_DIR),data/.store)
+# What the last ingest saw (data files' names, sizes and times, and the READOUTS_ settings):
+# `make run` skips the ingest step, a few seconds of model loading, when none of it changed.
+INGEST_KEY := $(shell { find $(DATA_DIR) -path '*/.*' -prune -o -type f -printf '%p %s %T@\n'; \
+	env | grep '^READOUTS_'; } 2>/dev/null | sort | md5sum | cut -c1-16)
+INGEST_STAMP := $(STORE_DIR)/.ingested-$(INGEST_KEY)
 
-run: ingest
+# Ingest is incremental: unchanged readouts are skipped without embedding.
+# Exit code 1 means some files failed (the summary says which); the rest is in.
+ingest: install
+	$(VENV)/bin/readouts ingest --prune $(DATA_DIR) || [ $$? -eq 1 ]
+	@mkdir -p $(STORE_DIR) && rm -f $(STORE_DIR)/.ingested-* && touch $(INGEST_STAMP)
+
+$(INGEST_STAMP):
+	$(MAKE) --no-print-directory ingest
+
+run: install $(INGEST_STAMP)
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
 
 test: install-dev
