@@ -135,19 +135,19 @@ def _disk_mb(path: Path) -> float:
     return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
 
 
-def scale_settings(embedder: str) -> Settings:
-    """Bench settings on the scale store. The refusal threshold is off: it is tuned for e5's
-    cosines, and every question should run the whole extractive path (the slowest)."""
-    settings = bench_settings(embedder, OUT / f"scale-{embedder}")
-    return settings.model_copy(update={"refusal_threshold": 0.0})
+def scale_settings(embedder: str, store: Path | None) -> Settings:
+    """Bench settings on the scale store. The refusal threshold is off: it is calibrated for
+    e5, and every question should run the whole extractive path (the slowest)."""
+    settings = bench_settings(embedder, store or OUT / f"scale-{embedder}")
+    return settings.model_copy(update={"refusal_threshold": -1.0})
 
 
-def phase_ingest(size: int, embedder: str, workers: int) -> dict[str, Any]:
+def phase_ingest(size: int, embedder: str, workers: int, store_dir: Path | None) -> dict[str, Any]:
     """Child process: bring the scale store up to ``size`` readouts."""
     from ingest.pipeline import default_embeddings_factory, ingest_parallel, ingest_paths
     from rag.assistant import build_assistant, open_store
 
-    settings = scale_settings(embedder)
+    settings = scale_settings(embedder, store_dir)
     files = data_files(size)
     store = open_store(settings)
     options: dict[str, Any] = {"max_bytes": 200 * 2**20, "max_chars": settings.chunk_max_chars}
@@ -202,11 +202,11 @@ def _filters(question: dict[str, Any]) -> Any:
                    languages=(langs,) if isinstance(langs, str) else tuple(langs))
 
 
-def phase_answer(size: int, embedder: str, rounds: int) -> dict[str, Any]:
+def phase_answer(size: int, embedder: str, rounds: int, store_dir: Path | None) -> dict[str, Any]:
     """Child process: start like the app, then time the development questions."""
     from rag.assistant import build_assistant
 
-    settings = scale_settings(embedder)
+    settings = scale_settings(embedder, store_dir)
     questions = devset()
     started = time.perf_counter()
     assistant = build_assistant(settings)
@@ -215,6 +215,7 @@ def phase_answer(size: int, embedder: str, rounds: int) -> dict[str, Any]:
     stages = _Stages()
     stages.wrap(assistant.store.embeddings, "embed_query", "embed_query")
     stages.wrap(assistant.store, "dense_search", "dense")
+    stages.wrap(assistant.store, "dense_vectors", "dense")
     stages.wrap(assistant.lexical, "search", "lexical")
     stages.wrap(assistant.store, "passages", "fetch")
     stages.wrap(assistant.store, "generation", "generation")
@@ -257,32 +258,40 @@ def main() -> None:
     parser.add_argument("--embedder", default="use-m3")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2, help="passes over the questions")
+    parser.add_argument("--store", type=lambda v: Path(v).resolve(),
+                        help="the store (default bench/out/scale-EMB)")
+    parser.add_argument("--answer-only", action="store_true",
+                        help="measure answering on the store as it is (e.g. a snapshot)")
     parser.add_argument("--phase", choices=["ingest", "answer"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase == "ingest":
-        print(json.dumps(phase_ingest(args.sizes[0], args.embedder, args.workers)))
+        print(json.dumps(phase_ingest(args.sizes[0], args.embedder, args.workers, args.store)))
         return
     if args.phase == "answer":
-        print(json.dumps(phase_answer(args.sizes[0], args.embedder, args.rounds)))
+        print(json.dumps(phase_answer(args.sizes[0], args.embedder, args.rounds, args.store)))
         return
     sizes = sorted(args.sizes)
-    result_path = OUT / f"scale-{args.embedder}.json"
+    suffix = f"-{args.store.name}" if args.store else ""
+    result_path = OUT / f"scale-{args.embedder}{suffix}.json"
     results = json.loads(result_path.read_text()) if result_path.exists() else {}
     for size in sizes:
         common = ["--sizes", str(size), "--embedder", args.embedder]
-        ingest = _child("--phase", "ingest", "--workers", str(args.workers), *common)
-        print(json.dumps(ingest), flush=True)
-        answer = _child("--phase", "answer", "--rounds", str(args.rounds), *common)
-        print(json.dumps(answer), flush=True)
-        results[str(size)] = {"ingest": ingest, "answer": answer}
+        if args.store:
+            common += ["--store", str(args.store)]
+        entry = results.setdefault(str(size), {})
+        if not args.answer_only:
+            entry["ingest"] = _child("--phase", "ingest", "--workers", str(args.workers), *common)
+            print(json.dumps(entry["ingest"]), flush=True)
+        entry["answer"] = _child("--phase", "answer", "--rounds", str(args.rounds), *common)
+        print(json.dumps(entry["answer"]), flush=True)
         result_path.write_text(json.dumps(results, indent=2))
     print(f"\n{'readouts':>9} {'ingest s':>9} {'chunks/s':>9} {'store MB':>9} {'RSS ingest':>10} "
           f"{'start s':>8} {'p50 ms':>7} {'p95 ms':>7} {'RSS answer':>10}")
     for size in sizes:
-        i, a = results[str(size)]["ingest"], results[str(size)]["answer"]
-        print(f"{size:>9} {i['ingest_s']:>9} {i['chunks_per_s']:>9} {i['store_mb']:>9} "
-              f"{i['peak_rss_mb']:>10} {a['startup_s']:>8} {a['p50_ms']:>7} {a['p95_ms']:>7} "
-              f"{a['peak_rss_mb']:>10}")
+        i, a = results[str(size)].get("ingest", {}), results[str(size)]["answer"]
+        print(f"{size:>9} {i.get('ingest_s', '-'):>9} {i.get('chunks_per_s', '-'):>9} "
+              f"{i.get('store_mb', '-'):>9} {i.get('peak_rss_mb', '-'):>10} "
+              f"{a['startup_s']:>8} {a['p50_ms']:>7} {a['p95_ms']:>7} {a['peak_rss_mb']:>10}")
 
 
 if __name__ == "__main__":

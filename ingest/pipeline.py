@@ -35,7 +35,7 @@ from rag.store import ReadoutStore, WriteItem
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 STAMP_EVERY_S = 30.0  # how often a long run lets readers' lexical indexes catch up
 WRITE_GROUP_CHUNKS = 512  # chunks per grouped write
-WRITE_EVERY_S = 2.0  # ... or fewer, when embedding is slow
+WRITE_EVERY_S = 5.0  # ... or fewer, when embedding is slow (a kill loses no more)
 MAX_CHUNKS = 1000  # per readout (the corpus's longest has 14): more is a mistake or an attack
 QUEUE_ITEMS = 8  # groups embedded ahead of the writer: bounds memory
 POLL_S = 1.0

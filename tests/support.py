@@ -157,6 +157,13 @@ def assert_consistent(store: ReadoutStore, cache_dir: Path) -> None:
             assert text[int(meta["offset"]):] == readout.text[meta["start"] : meta["end"]]
     assert store._docs.get(where={"dirty": True})["ids"] == []
     assert not [i for i in store._state.get(include=[])["ids"] if i.startswith("pending-")]
+    if store._by_language:  # each chunk's vector also in its language's collection, once
+        placed = [(cid, code) for code, collection in store._langs.items()
+                  for cid in collection.get(include=[])["ids"]]
+        assert len(placed) == len(rows["ids"])
+        languages = {cid: m["language"] for cid, m in zip(rows["ids"], rows["metadatas"],
+                                                          strict=True)}
+        assert all(languages.get(cid) == code for cid, code in placed)
     lexical = LexicalIndex(store, cache_dir)
     lexical.sync()
     indexed = lexical._rows.chunk_ids if lexical._rows else []

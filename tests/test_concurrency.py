@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from rag.assistant import build_assistant
 from rag.config import Settings
 from rag.embeddings import build_embeddings
 from rag.errors import StoreMismatchError
+from rag.schema import Filters
 from rag.store import ReadoutStore
 from tests.fakes import HashingEmbeddings
 from tests.support import (
@@ -129,9 +131,7 @@ def _kill_at(settings: Settings, data: Path, point: str, prune: bool = False) ->
 NEW_READOUTS = [
     "docs.upsert#1",  # readouts marked dirty, nothing else yet
     "chunks.upsert#1",  # chunks written, readouts not committed
-    "docs.upsert#2",  # texts and hashes written, still dirty
-    "chunks.delete#1",  # stale chunks dropped, still dirty
-    "docs.update#1",  # a group committed, its stamp pending
+    "docs.upsert#2",  # the first group committed (new readouts commit in one step)
     "chunks.upsert#3",  # in a later group
     "state.upsert#2@before",  # a group committed, the next one not started
     "state.upsert=generation@before",  # everything committed, the run's stamp not written
@@ -200,16 +200,19 @@ def _stopped(process: psutil.Process) -> bool:
 PARALLEL_INGEST = textwrap.dedent("""
     import functools, sys
     from pathlib import Path
+    import ingest.pipeline
     from ingest.pipeline import ingest_parallel
     from rag.config import Settings
     from rag.store import ReadoutStore
     from tests.support import SlowHashing
 
+    ingest.pipeline.WRITE_EVERY_S = 0.5  # workers run this too: many small groups
+
     if __name__ == "__main__":
         store = ReadoutStore(Settings(store_dir=sys.argv[1]), SlowHashing())
         print("ready", flush=True)
         ingest_parallel(store, [Path(sys.argv[2])], workers=2,
-                        make_embeddings=functools.partial(SlowHashing, 4, 0.1),
+                        make_embeddings=functools.partial(SlowHashing, 4, 0.2),
                         max_bytes=2**20, max_chars=120)
 """)
 
@@ -217,7 +220,7 @@ PARALLEL_INGEST = textwrap.dedent("""
 @pytest.mark.slow
 def test_kill_9_of_a_parallel_ingest_leaves_no_worker_and_a_repairable_store(tmp_path) -> None:
     settings = _settings(tmp_path)
-    data = write_jsonl(tmp_path / "data" / "calls.jsonl", [record(i) for i in range(40)])
+    data = write_jsonl(tmp_path / "data" / "calls.jsonl", [record(i) for i in range(80)])
     script = tmp_path / "parallel.py"
     script.write_text(PARALLEL_INGEST)
     proc = subprocess.Popen([sys.executable, str(script), str(settings.store_dir), str(data)],
@@ -239,7 +242,8 @@ def test_kill_9_of_a_parallel_ingest_leaves_no_worker_and_a_repairable_store(tmp
     store = _reopen(settings)
     assert_readers_see_whole_readouts(store)
     report = _ingest(store, data)
-    assert len(report.added) + len(report.unchanged) == 40
+    assert len(report.added) + len(report.unchanged) == 80
+    assert report.unchanged  # killed mid-run: some groups were already committed
     assert_consistent(store, settings.store_dir)
 
 
@@ -527,3 +531,30 @@ def test_cli_workers_and_shards_with_the_real_model(tmp_path) -> None:
     full = run("--workers", "2")
     assert sorted(full["added"] + full["unchanged"]) == ["r0", "r1", "r2", "r3"]
     assert full["unchanged"] == sorted(shard["added"])
+
+
+def test_a_store_without_language_collections_is_filled_by_the_next_ingest(tmp_path) -> None:
+    settings = _settings(tmp_path)
+    records = [{**record(i), "language": ("en", "fr")[i % 2]} for i in range(6)]
+    data = write_jsonl(tmp_path / "data" / "a.jsonl", records)
+    store = ReadoutStore(settings, HashingEmbeddings())
+    _ingest(store, data)
+    vector = store.embeddings.embed_query("Kyrgyzstan Taiwan railways")
+    expected = [p.chunk_id for p in store.dense_search(vector, 3, Filters(languages=("en",)))]
+    for name in store._lang_names():  # as written before language collections existed
+        store.client.delete_collection(name)
+    meta = {k: v for k, v in store.chunks._collection.metadata.items()
+            if k != "by_language" and not k.startswith("hnsw:")}
+    store.chunks._collection.modify(metadata=meta)
+
+    older = ReadoutStore(settings, HashingEmbeddings())
+    assert not older._by_language  # readers filter the chunks collection meanwhile
+    assert [p.chunk_id for p in older.dense_search(vector, 3, Filters(languages=("en",)))] \
+        == expected
+    assert _ingest(older, data).unchanged == [f"r{i}" for i in range(6)]
+    assert older._by_language
+    per_language = Counter(m["language"] for m in older.chunks.get()["metadatas"])
+    assert {k: c.count() for k, c in older._langs.items()} == per_language
+    assert [p.chunk_id for p in older.dense_search(vector, 3, Filters(languages=("en",)))] \
+        == expected
+    assert_consistent(older, settings.store_dir)

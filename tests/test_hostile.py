@@ -200,6 +200,7 @@ def _snapshot(store: ReadoutStore) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_at_least_40_kinds_of_bad_files_each_fail_clearly_and_nothing_stored_changes(
     tmp_path, monkeypatch
 ) -> None:

@@ -31,6 +31,7 @@ from tests.support import (
 )
 
 SEED = PROJECT / "data" / "seed-xi-japarov-2021-02-22.txt"
+pytestmark = pytest.mark.slow  # every test here starts a Chroma server
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +147,6 @@ def _write(server: ChromaServer, cache: Path, key: str, data: Path, shard: str =
     return json.loads(done.stdout)
 
 
-@pytest.mark.slow
 def test_an_ingest_job_and_an_asker_in_two_processes_stay_consistent(
     server, key, tmp_path
 ) -> None:
@@ -169,7 +169,6 @@ def test_an_ingest_job_and_an_asker_in_two_processes_stay_consistent(
     assert_consistent(ReadoutStore(settings, Keyed(key)), tmp_path / "check")
 
 
-@pytest.mark.slow
 def test_two_shards_ingested_at_once_cover_every_readout_once(server, key, tmp_path) -> None:
     data = write_jsonl(tmp_path / "data" / "calls.jsonl", [record(i) for i in range(24)])
     jobs = [
@@ -190,7 +189,6 @@ def test_two_shards_ingested_at_once_cover_every_readout_once(server, key, tmp_p
     assert_consistent(store, tmp_path / "check")
 
 
-@pytest.mark.slow
 def test_server_going_away_gives_a_clear_error_then_recovers(tmp_path, key) -> None:
     chroma = ChromaServer(tmp_path / "db", tmp_path / "server.log")
     chroma.start()
@@ -222,7 +220,6 @@ def test_server_going_away_gives_a_clear_error_then_recovers(tmp_path, key) -> N
         chroma.stop()
 
 
-@pytest.mark.slow
 def test_parallel_workers_write_through_one_writer_in_server_mode(server, key, tmp_path) -> None:
     data = write_jsonl(tmp_path / "data" / "calls.jsonl", [record(i) for i in range(12)])
     store = ReadoutStore(server.settings(tmp_path / "cache"), Keyed(key))
@@ -232,7 +229,6 @@ def test_parallel_workers_write_through_one_writer_in_server_mode(server, key, t
     assert_consistent(store, tmp_path / "cache")
 
 
-@pytest.mark.slow
 def test_cli_with_the_real_e5_model_against_a_server(server, tmp_path) -> None:
     env = child_env({**server.env(), "READOUTS_STORE_DIR": str(tmp_path / "cache")})
     cli = [sys.executable, "-m", "ingest.cli"]
