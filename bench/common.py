@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -59,3 +61,15 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[index]
+
+
+def run_child(script: Path, *args: str) -> dict[str, Any]:
+    """Run one bench phase in a fresh process (so its peak RSS is its own) and return the
+    JSON object it prints last; exit with its stderr if it fails."""
+    command = [sys.executable, str(script), *args]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False,
+                          env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    if done.returncode:
+        sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result

@@ -16,13 +16,11 @@ import json
 import os
 import resource
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from common import OUT, ROOT, bench_settings, corpus_files
+from common import OUT, bench_settings, corpus_files, run_child
 
 
 def readouts(limit: int) -> list[dict[str, Any]]:
@@ -120,14 +118,7 @@ def run_baseline(embedder: str, data: Path, chunk_chars: int) -> dict[str, Any]:
     }
 
 
-def _child(*args: str) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), *args]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False,
-                          env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-    if done.returncode:
-        sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+SELF = Path(__file__).resolve()
 
 
 def main() -> None:
@@ -150,10 +141,10 @@ def main() -> None:
 
     data = slice_file(args.limit)
     common = ["--embedder", args.embedder, "--data", str(data)]
-    results = [_child("--side", "ours", "--workers", str(args.workers), *common)]
+    results = [run_child(SELF, "--side", "ours", "--workers", str(args.workers), *common)]
     print(json.dumps(results[-1]), flush=True)
     if not args.no_baseline:
-        results.append(_child("--side", "baseline", *common))
+        results.append(run_child(SELF, "--side", "baseline", *common))
         print(json.dumps(results[-1]), flush=True)
     load = round(os.getloadavg()[0], 2)
     out = OUT / f"ingest-{args.embedder}-{args.limit or 'all'}-w{args.workers}.json"

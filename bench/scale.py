@@ -20,14 +20,12 @@ import os
 import random
 import re
 import resource
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import OUT, ROOT, bench_settings, corpus_files, devset, percentile
+from common import OUT, bench_settings, corpus_files, devset, percentile, run_child
 
 from rag.config import Settings
 
@@ -242,13 +240,7 @@ def phase_answer(size: int, embedder: str, rounds: int, store_dir: Path | None) 
     }
 
 
-def _child(*args: str) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), *args]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-    if done.returncode:
-        sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+SELF = Path(__file__).resolve()
 
 
 def main() -> None:
@@ -280,9 +272,11 @@ def main() -> None:
             common += ["--store", str(args.store)]
         entry = results.setdefault(str(size), {})
         if not args.answer_only:
-            entry["ingest"] = _child("--phase", "ingest", "--workers", str(args.workers), *common)
+            entry["ingest"] = run_child(SELF, "--phase", "ingest", "--workers",
+                                        str(args.workers), *common)
             print(json.dumps(entry["ingest"]), flush=True)
-        entry["answer"] = _child("--phase", "answer", "--rounds", str(args.rounds), *common)
+        entry["answer"] = run_child(SELF, "--phase", "answer", "--rounds",
+                                    str(args.rounds), *common)
         print(json.dumps(entry["answer"]), flush=True)
         result_path.write_text(json.dumps(results, indent=2))
     print(f"\n{'readouts':>9} {'ingest s':>9} {'chunks/s':>9} {'store MB':>9} {'RSS ingest':>10} "

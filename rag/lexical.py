@@ -7,6 +7,7 @@ every process sharing a store, embedded or server, answers from the same readout
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -36,6 +37,12 @@ class _Rows:
     languages: np.ndarray
     sources: np.ndarray
     countries: dict[str, np.ndarray]  # alpha-2 -> row numbers that mention it
+
+    @functools.cached_property
+    def language_counts(self) -> dict[str, int]:
+        """Chunks per language, most frequent first; counted once per index, not per question."""
+        values, counts = np.unique(self.languages.astype(str), return_counts=True)
+        return {str(v): int(-c) for c, v in sorted(zip(-counts, values, strict=True))}
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         """1.0 for rows the filters allow, else 0.0; None when nothing is filtered."""
@@ -86,10 +93,9 @@ class LexicalIndex:
     def language_counts(self) -> dict[str, int]:
         """Chunks per language, most frequent first."""
         self.sync()
-        if self._rows is None or not len(self._rows.languages):
+        if self._rows is None:
             return {}
-        values, counts = np.unique(self._rows.languages.astype(str), return_counts=True)
-        return {str(v): int(-c) for c, v in sorted(zip(-counts, values, strict=True))}
+        return self._rows.language_counts
 
     def search(self, question: str, k: int, filters: Filters) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score) of the best k chunks, best first; empty if no term matches."""
