@@ -23,6 +23,7 @@ MIN_CENTROID_CHUNKS = 300
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 COUNTRY_BOOST = 0.01  # on a centred cosine scale where answers sit ~0.05 above the rest
 FOLLOW_UP_BOOST = 0.05
+ID_FILTER_MAX = 20_000  # up to this many matching chunks, dense search gets their ids
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,28 @@ class Retriever:
         out: list[Passage] = []
         for language in languages:
             scoped = replace(filters, languages=(language,)) if language else filters
+            within = self._filtered_ids(scoped)
+            if within is not None and not within:
+                continue
             centroid = self._centroid(language, counts.get(language, 0))
-            for passage, stored in self.store.dense_vectors(vector, n, scoped):
+            for passage, stored in self.store.dense_vectors(vector, n, scoped, within):
                 if centroid is not None:
                     centred = stored - centroid
                     score = float(query @ centred / (np.linalg.norm(centred) or 1.0))
                     passage = replace(passage, score=score)
                 out.append(passage)
         return sorted(out, key=lambda p: p.score, reverse=True)[:n]
+
+    def _filtered_ids(self, filters: Filters) -> list[str] | None:
+        """The chunks a date, source or country filter keeps, from the lexical index's
+        in-memory columns, when they are few enough to hand to Chroma as ids (cheaper than
+        its row-by-row filter; above ``ID_FILTER_MAX`` the list itself costs more); None:
+        let the store filter."""
+        if not replace(filters, languages=()).is_empty():
+            ids = self.lexical.matching_ids(filters)
+            if ids is not None and len(ids) <= ID_FILTER_MAX:
+                return ids
+        return None
 
     def _centroid(self, language: str, chunks: int) -> np.ndarray | None:
         """The store's own mean vector of ``language`` once it has enough chunks to be a mean
@@ -128,14 +143,14 @@ class Retriever:
         dense = self._dense(vector, filters, n) if mode != "lexical" else []
         lexical = self.lexical.search(question, n, filters) if mode != "dense" else []
         by_id = {p.chunk_id: p for p in dense}
-        missing = [cid for cid, _ in lexical if cid not in by_id]
-        by_id.update({p.chunk_id: p for p in self.store.passages(missing)})
+        missing = [(h.chunk_id, h.start, h.end) for h in lexical if h.chunk_id not in by_id]
+        by_id.update({p.chunk_id: p for p in self.store.passages_at(missing)})
         scores = {p.chunk_id: self.settings.dense_weight * p.score for p in dense}
-        top_lexical = lexical[0][1] if lexical else 1.0
-        for cid, bm25 in lexical:
-            if cid in by_id:
-                share = self.settings.lexical_weight * bm25 / top_lexical
-                scores[cid] = scores.get(cid, 0.0) + share
+        top_lexical = lexical[0].score if lexical else 1.0
+        for hit in lexical:
+            if hit.chunk_id in by_id:
+                share = self.settings.lexical_weight * hit.score / top_lexical
+                scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + share
         wanted = {c.upper() for c in facts.countries}
         for cid in scores:
             p = by_id[cid]

@@ -99,7 +99,7 @@ ASKER = textwrap.dedent("""
         hits = assistant.lexical.search(line.strip(), 10, Filters())
         print(json.dumps({
             "cited": [c.doc_id for c in answer.citations],
-            "lexical": sorted({cid.split(":")[0] for cid, _ in hits}),
+            "lexical": sorted({h.chunk_id.split(":")[0] for h in hits}),
             "generation": assistant.lexical.generation,
         }), flush=True)
 """)

@@ -7,6 +7,7 @@ import pytest
 from ingest.chunking import chunk_readout
 from rag.config import Settings
 from rag.errors import StoreError, StoreMismatchError
+from rag.lexical import LexicalIndex
 from rag.schema import Filters, Readout
 from rag.store import ReadoutStore
 from tests.fakes import HashingEmbeddings
@@ -65,6 +66,36 @@ def test_filters_restrict_dense_search(
 ) -> None:
     _put(fake_store, KG, EG, US)
     assert {p.doc_id for p in _ask(fake_store, "Xi Jinping", filters, k=20)} == expected
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [Filters(since="2021-02-20", languages=("en",)), Filters(countries=("CN", "US")),
+     Filters(sources=("Xinhua",)), Filters(until="2020-01-01")],
+)
+def test_search_among_the_lexical_index_ids_equals_chromas_filter(
+    fake_store: ReadoutStore, settings: Settings, filters: Filters
+) -> None:
+    """The retriever hands the ids its in-memory columns allow to Chroma instead of the
+    filter: the same passages must come back."""
+    _put(fake_store, KG, EG, US)
+    vector = fake_store.embeddings.embed_query("Xi Jinping")
+    ids = LexicalIndex(fake_store, settings.store_dir).matching_ids(filters)
+    by_ids = fake_store.dense_vectors(vector, 20, filters, within=ids)
+    by_filter = fake_store.dense_vectors(vector, 20, filters)
+    assert [p.chunk_id for p, _ in by_ids] == [p.chunk_id for p, _ in by_filter]
+    assert all(KG.text[p.start : p.end] == p.text for p, _ in by_ids if p.doc_id == KG.doc_id)
+
+
+def test_a_passage_of_an_older_version_is_never_shown(fake_store: ReadoutStore) -> None:
+    _put(fake_store, KG)
+    old = fake_store.dense_search(fake_store.embeddings.embed_query("Taiwan"), 1, Filters())[0]
+    changed = Readout(**{**KG.__dict__, "text": "Xi Jinping and Japarov discussed railways."})
+    _put(fake_store, changed)
+    assert fake_store.passages_at([(old.chunk_id, old.start, old.end)]) == []
+    new = fake_store.dense_search(fake_store.embeddings.embed_query("railways"), 1, Filters())[0]
+    [again] = fake_store.passages_at([(new.chunk_id, new.start, new.end)])
+    assert again.text == changed.text[new.start : new.end] == new.text
 
 
 def test_full_text_and_listing(fake_store: ReadoutStore) -> None:
