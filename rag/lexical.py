@@ -13,6 +13,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -26,6 +27,8 @@ from rag.tokenize import tokens
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = "3"  # bump when the cached files change: older caches are rebuilt
+INLINE_BUILD_S = 2.0  # an index whose last build took longer is rebuilt in the background
+REBUILD_GAP = 4.0  # ... and not again before this many build times have passed
 
 
 class LexicalHit(NamedTuple):
@@ -79,62 +82,129 @@ class _Rows:
         return keep.astype(np.float32)
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """One built index, swapped in whole: a question never mixes two builds."""
+
+    generation: str
+    bm25: bm25s.BM25 | None
+    rows: _Rows
+    centroids: dict[str, np.ndarray]  # per language, see store.language_centroids
+
+
+_EMPTY = _Snapshot("", None, _Rows([], *(np.empty(0, dtype=object),) * 6, {}), {})
+
+
 class LexicalIndex:
-    """BM25 search over committed chunks, restricted by the same filters as dense search."""
+    """BM25 search over committed chunks, restricted by the same filters as dense search.
+
+    A small index is rebuilt inside the question that notices the stamp moved. One whose
+    last build took longer than ``INLINE_BUILD_S`` keeps answering while a background thread
+    rebuilds, at most once per ``REBUILD_GAP`` build times: during a long ingest into a large
+    store (the stamp moves every 30 s; a build took 128 s at 161k chunks) readers would
+    otherwise stall or rebuild without end. Meanwhile new readouts are found by dense search
+    only, and BM25 hits of changed or removed readouts are dropped by the store's hash check.
+    """
 
     def __init__(self, store: ReadoutStore, cache_dir: Path):
         self.store = store
         self.cache_dir = cache_dir / f"lexical-{store.prefix}"
-        self.generation = ""
-        self._bm25: bm25s.BM25 | None = None
-        self._rows: _Rows | None = None
-        self.centroids: dict[str, np.ndarray] = {}  # per language, see store.language_centroids
+        self._snap = _EMPTY
+        self._built = False
+        self._build_s = 0.0  # duration of the last build
+        self._next_build = 0.0  # monotonic time before which no background build starts
+        self._builder: threading.Thread | None = None
         self._lock = threading.Lock()
 
+    @property
+    def generation(self) -> str:
+        """The store stamp the index answers for."""
+        return self._snap.generation
+
+    @property
+    def centroids(self) -> dict[str, np.ndarray]:
+        """Per-language mean vectors, computed with the index (see store.language_centroids)."""
+        return self._snap.centroids
+
+    @property
+    def chunk_ids(self) -> list[str]:
+        """Every indexed chunk id."""
+        return self._snap.rows.chunk_ids
+
     def sync(self) -> bool:
-        """Load or rebuild so that the index matches the store; True if it had to change."""
+        """Load or rebuild so that the index matches the store; True if it changed now.
+
+        With a slow build pending in the background this returns False and the previous
+        index goes on answering."""
         current = self.store.generation()
-        if current == self.generation and self._rows is not None:
+        if self._built and current == self._snap.generation:
             return False
         with self._lock:
-            if current == self.generation and self._rows is not None:
+            if self._built and current == self._snap.generation:
                 return False
-            if not self._load(current):
-                self._build(current)
+            loaded = self._load(current)
+            if loaded is not None:
+                self._snap, self._built = loaded, True
+                return True
+            if self._built and self._build_s > INLINE_BUILD_S:
+                self._build_in_background()
+                return False
+            self._build(current)
             return True
+
+    def _build_in_background(self) -> None:
+        if self._builder is not None and self._builder.is_alive():
+            return
+        if time.monotonic() < self._next_build:
+            return
+
+        def run() -> None:
+            try:
+                self._build(self.store.generation())
+            except Exception:  # the old index keeps answering; the next question retries
+                log.exception("Background rebuild of the lexical index failed")
+
+        self._builder = threading.Thread(target=run, name="lexical-rebuild", daemon=True)
+        self._builder.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a background rebuild, if any (tests, benchmarks, shutdown)."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
 
     def language_counts(self) -> dict[str, int]:
         """Chunks per language, most frequent first."""
         self.sync()
-        if self._rows is None:
-            return {}
-        return self._rows.language_counts
+        return self._snap.rows.language_counts
 
     def matching_ids(self, filters: Filters) -> list[str] | None:
         """Ids of the chunks that pass ``filters``; None when nothing is filtered."""
         self.sync()
-        mask = self._rows.mask(filters) if self._rows is not None else None
-        if mask is None or self._rows is None:
+        rows = self._snap.rows
+        mask = rows.mask(filters)
+        if mask is None:
             return None
-        return [self._rows.chunk_ids[i] for i in np.flatnonzero(mask).tolist()]
+        return [rows.chunk_ids[i] for i in np.flatnonzero(mask).tolist()]
 
     def search(self, question: str, k: int, filters: Filters) -> list[LexicalHit]:
         """The best k chunks by BM25, best first; empty if no term matches."""
         self.sync()
+        snap = self._snap
         query = tokens(question)
-        if not query or self._bm25 is None or self._rows is None or not self._rows.chunk_ids:
+        if not query or snap.bm25 is None or not snap.rows.chunk_ids:
             return []
-        known = [t for t in query if t in self._bm25.vocab_dict]
+        known = [t for t in query if t in snap.bm25.vocab_dict]
         if not known:
             return []
-        scores = self._bm25.get_scores(known)  # retrieve() costs 50 ms at 161k chunks, this 2
-        mask = self._rows.mask(filters)
+        scores = snap.bm25.get_scores(known)  # retrieve() costs 50 ms at 161k chunks, this 2
+        mask = snap.rows.mask(filters)
         if mask is not None:
             scores = scores * mask
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        rows = self._rows
+        rows = snap.rows
         return [
             LexicalHit(rows.chunk_ids[d], float(s), int(rows.starts[d]), int(rows.ends[d]))
             for d, s in zip(top.tolist(), scores[top].tolist(), strict=True)
@@ -142,6 +212,7 @@ class LexicalIndex:
         ]
 
     def _build(self, generation: str) -> None:
+        started = time.monotonic()
         ids: list[str] = []
         corpus: list[list[str]] = []
         doc_ids: list[str] = []
@@ -170,30 +241,32 @@ class LexicalIndex:
         bm25 = bm25s.BM25()
         if corpus:
             bm25.index(corpus, show_progress=False)
-        self.centroids = self.store.language_centroids()
-        self._bm25, self._rows, self.generation = (bm25 if corpus else None), rows, generation
-        self._save(generation)
+        snap = _Snapshot(generation, bm25 if corpus else None, rows,
+                         self.store.language_centroids())
+        self._snap, self._built = snap, True
+        self._build_s = time.monotonic() - started
+        self._next_build = time.monotonic() + REBUILD_GAP * self._build_s
+        self._save(snap)
 
-    def _save(self, generation: str) -> None:
+    def _save(self, snap: _Snapshot) -> None:
         """Write to a temp folder then rename: a reader never sees half an index."""
-        rows = self._rows
-        if rows is None:
-            return
+        rows = snap.rows
         self.cache_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.cache_dir.parent, prefix=".lexical-tmp-"))
         try:
-            if self._bm25 is not None:
-                self._bm25.save(str(tmp / "bm25"))
+            if snap.bm25 is not None:
+                snap.bm25.save(str(tmp / "bm25"))
             np.savez(
                 tmp / "rows.npz", dates=rows.dates, starts=rows.starts, ends=rows.ends,
                 **{f"c_{c}": r for c, r in rows.countries.items()},
-                **{f"l_{lang}": v for lang, v in self.centroids.items()},
+                **{f"l_{lang}": v for lang, v in snap.centroids.items()},
             )
             (tmp / "rows.json").write_text(json.dumps({
                 "chunk_ids": rows.chunk_ids, "doc_ids": rows.doc_ids.tolist(),
                 "languages": rows.languages.tolist(), "sources": rows.sources.tolist(),
             }), encoding="utf-8")
-            (tmp / "generation").write_text(f"{CACHE_FORMAT}:{generation}", encoding="utf-8")
+            (tmp / "generation").write_text(f"{CACHE_FORMAT}:{snap.generation}",
+                                            encoding="utf-8")
             old = self.cache_dir.with_name(self.cache_dir.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
             if self.cache_dir.exists():
@@ -204,25 +277,25 @@ class LexicalIndex:
             log.warning("Could not save the lexical index to %s: %s", self.cache_dir, exc)
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _load(self, generation: str) -> bool:
+    def _load(self, generation: str) -> _Snapshot | None:
+        """The cached index of ``generation`` (another process may have built it), or None."""
         stamp = self.cache_dir / "generation"
         try:
             expected = f"{CACHE_FORMAT}:{generation}"
             if not stamp.exists() or stamp.read_text(encoding="utf-8") != expected:
-                return False
+                return None
             meta = json.loads((self.cache_dir / "rows.json").read_text(encoding="utf-8"))
             arrays = np.load(self.cache_dir / "rows.npz")
             bm25_dir = self.cache_dir / "bm25"
             bm25 = bm25s.BM25.load(str(bm25_dir), mmap=True) if bm25_dir.exists() else None
         except (OSError, ValueError, KeyError) as exc:
             log.warning("Lexical index cache unreadable, rebuilding: %s", exc)
-            return False
-        self._rows = _Rows(
+            return None
+        rows = _Rows(
             meta["chunk_ids"], np.array(meta["doc_ids"], dtype=object), arrays["starts"],
             arrays["ends"], arrays["dates"],
             np.array(meta["languages"], dtype=object), np.array(meta["sources"], dtype=object),
             {k[2:]: arrays[k] for k in arrays.files if k.startswith("c_")},
         )
-        self.centroids = {k[2:]: arrays[k] for k in arrays.files if k.startswith("l_")}
-        self._bm25, self.generation = bm25, generation
-        return True
+        centroids = {k[2:]: arrays[k] for k in arrays.files if k.startswith("l_")}
+        return _Snapshot(generation, bm25, rows, centroids)

@@ -166,7 +166,7 @@ def assert_consistent(store: ReadoutStore, cache_dir: Path) -> None:
         assert all(languages.get(cid) == code for cid, code in placed)
     lexical = LexicalIndex(store, cache_dir)
     lexical.sync()
-    indexed = lexical._rows.chunk_ids if lexical._rows else []
+    indexed = lexical.chunk_ids
     assert len(indexed) == len(set(indexed))
     assert set(indexed) == set(rows["ids"])
 

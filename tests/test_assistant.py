@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from ingest.chunking import chunk_readout
@@ -112,6 +114,39 @@ def test_the_index_follows_new_and_removed_readouts(assistant, fake_store) -> No
     assert assistant.ask("Kunming biodiversity summit").citations[0].doc_id == "macron-xi"
     fake_store.remove("macron-xi")
     assert all(p.doc_id != "macron-xi" for p in assistant.ask("Kunming biodiversity").passages)
+
+
+def test_a_slow_index_answers_while_it_rebuilds_in_the_background(
+    assistant, fake_store, monkeypatch
+) -> None:
+    """A large store's index takes minutes to rebuild: questions must not wait for it."""
+    import rag.lexical
+
+    monkeypatch.setattr(rag.lexical, "INLINE_BUILD_S", -1.0)  # every build counts as slow
+    monkeypatch.setattr(rag.lexical, "REBUILD_GAP", 0.0)
+    lexical = assistant.lexical
+    assert lexical.search("Japarov", 3, Filters())  # the first build is inline all the same
+    new = Readout(doc_id="macron-xi", title="Macron Xi call", date="2021-04-16",
+                  language="en", source="Elysée", text="Macron and Xi discussed the Kunming "
+                  "biodiversity summit.")
+    fake_store.write_readout(new, chunk_readout(new, 700))
+    gate = threading.Event()
+    chunks = fake_store.iter_chunks
+
+    def held_chunks():
+        gate.wait(30)  # the rebuild stays in progress until the questions below are done
+        yield from chunks()
+
+    monkeypatch.setattr(fake_store, "iter_chunks", held_chunks)
+    before = lexical.generation
+    assert lexical.search("Kunming", 5, Filters()) == []  # not indexed yet: no waiting
+    assert lexical.search("Japarov", 5, Filters())  # the previous index still answers
+    assert lexical.generation == before
+    gate.set()
+    lexical.wait(30)
+    assert lexical.generation != before
+    assert any(h.chunk_id.startswith("macron-xi") for h in lexical.search("Kunming", 5, Filters()))
+    assert assistant.ask("Kunming biodiversity summit").citations[0].doc_id == "macron-xi"
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 2001])

@@ -213,7 +213,8 @@ PARALLEL_INGEST = textwrap.dedent("""
         print("ready", flush=True)
         ingest_parallel(store, [Path(sys.argv[2])], workers=2,
                         make_embeddings=functools.partial(SlowHashing, 4, 0.2),
-                        max_bytes=2**20, max_chars=120)
+                        max_bytes=2**20, max_chars=120,
+                        progress=lambda done, _: done and print("written", flush=True))
 """)
 
 
@@ -232,7 +233,7 @@ def test_kill_9_of_a_parallel_ingest_leaves_no_worker_and_a_repairable_store(tmp
         workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
                    if "spawn_main" in " ".join(p.cmdline())]
         time.sleep(0.1)
-    time.sleep(3)  # some groups written, others on their way
+    assert proc.stdout.readline().strip() == "written"  # a group committed, others on their way
     os.kill(proc.pid, signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
     deadline = time.monotonic() + 15
