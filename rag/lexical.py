@@ -26,7 +26,7 @@ from rag.store import ReadoutStore
 from rag.tokenize import tokens
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = "3"  # bump when the cached files change: older caches are rebuilt
+CACHE_FORMAT = "4"  # bump when the cached files change: older caches are rebuilt
 INLINE_BUILD_S = 2.0  # an index whose last build took longer is rebuilt in the background
 REBUILD_GAP = 4.0  # ... and not again before this many build times have passed
 
@@ -41,24 +41,47 @@ class LexicalHit(NamedTuple):
     end: int
 
 
+@dataclass(frozen=True)
+class _Column:
+    """A string column as codes into its distinct values: at 470k chunks, their languages,
+    sources and readout ids cost a few MB instead of a Python string each, and filter as
+    integers."""
+
+    names: list[str]
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, values: list[str]) -> _Column:
+        index: dict[str, int] = {}
+        codes = np.fromiter((index.setdefault(v, len(index)) for v in values),
+                            dtype=np.int32, count=len(values))
+        return cls(list(index), codes)
+
+    def isin(self, wanted: tuple[str, ...]) -> np.ndarray:
+        """True for the rows whose value is one of ``wanted``."""
+        return np.isin(self.codes, [i for i, name in enumerate(self.names) if name in wanted])
+
+
 @dataclass
 class _Rows:
     """Per-chunk metadata as arrays, so filters become vectorised masks."""
 
     chunk_ids: list[str]
-    doc_ids: np.ndarray
+    doc_ids: _Column
     starts: np.ndarray
     ends: np.ndarray
     dates: np.ndarray
-    languages: np.ndarray
-    sources: np.ndarray
+    languages: _Column
+    sources: _Column
     countries: dict[str, np.ndarray]  # alpha-2 -> row numbers that mention it
 
     @functools.cached_property
     def language_counts(self) -> dict[str, int]:
         """Chunks per language, most frequent first; counted once per index, not per question."""
-        values, counts = np.unique(self.languages.astype(str), return_counts=True)
-        return {str(v): int(-c) for c, v in sorted(zip(-counts, values, strict=True))}
+        counts = np.bincount(self.languages.codes, minlength=len(self.languages.names))
+        ranked = sorted(zip(self.languages.names, counts.tolist(), strict=True),
+                        key=lambda item: (-item[1], item[0]))
+        return {name: n for name, n in ranked if n}
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         """1.0 for rows the filters allow, else 0.0; None when nothing is filtered."""
@@ -70,11 +93,11 @@ class _Rows:
         if filters.until:
             keep &= self.dates <= int(filters.until.replace("-", ""))
         if filters.languages:
-            keep &= np.isin(self.languages, list(filters.languages))
+            keep &= self.languages.isin(filters.languages)
         if filters.sources:
-            keep &= np.isin(self.sources, list(filters.sources))
+            keep &= self.sources.isin(filters.sources)
         if filters.doc_ids:
-            keep &= np.isin(self.doc_ids, list(filters.doc_ids))
+            keep &= self.doc_ids.isin(filters.doc_ids)
         for code in filters.countries:
             has = np.zeros(len(self.chunk_ids), dtype=bool)
             has[self.countries.get(code.upper(), np.empty(0, dtype=np.int64))] = True
@@ -92,7 +115,9 @@ class _Snapshot:
     centroids: dict[str, np.ndarray]  # per language, see store.language_centroids
 
 
-_EMPTY = _Snapshot("", None, _Rows([], *(np.empty(0, dtype=object),) * 6, {}), {})
+_NONE = _Column([], np.empty(0, dtype=np.int32))
+_EMPTY = _Snapshot("", None, _Rows([], _NONE, *(np.empty(0, dtype=np.int64),) * 3, _NONE,
+                                   _NONE, {}), {})
 
 
 class LexicalIndex:
@@ -233,9 +258,8 @@ class LexicalIndex:
                 countries.setdefault(code, []).append(row)
         bounds = np.array(spans, dtype=np.int64).reshape(-1, 2)
         rows = _Rows(
-            ids, np.array(doc_ids, dtype=object), bounds[:, 0].copy(), bounds[:, 1].copy(),
-            np.array(dates, dtype=np.int64),
-            np.array(langs, dtype=object), np.array(sources, dtype=object),
+            ids, _Column.of(doc_ids), bounds[:, 0].copy(), bounds[:, 1].copy(),
+            np.array(dates, dtype=np.int64), _Column.of(langs), _Column.of(sources),
             {c: np.array(r, dtype=np.int64) for c, r in countries.items()},
         )
         bm25 = bm25s.BM25()
@@ -258,12 +282,14 @@ class LexicalIndex:
                 snap.bm25.save(str(tmp / "bm25"))
             np.savez(
                 tmp / "rows.npz", dates=rows.dates, starts=rows.starts, ends=rows.ends,
+                doc_codes=rows.doc_ids.codes, language_codes=rows.languages.codes,
+                source_codes=rows.sources.codes,
                 **{f"c_{c}": r for c, r in rows.countries.items()},
                 **{f"l_{lang}": v for lang, v in snap.centroids.items()},
             )
             (tmp / "rows.json").write_text(json.dumps({
-                "chunk_ids": rows.chunk_ids, "doc_ids": rows.doc_ids.tolist(),
-                "languages": rows.languages.tolist(), "sources": rows.sources.tolist(),
+                "chunk_ids": rows.chunk_ids, "doc_ids": rows.doc_ids.names,
+                "languages": rows.languages.names, "sources": rows.sources.names,
             }), encoding="utf-8")
             (tmp / "generation").write_text(f"{CACHE_FORMAT}:{snap.generation}",
                                             encoding="utf-8")
@@ -292,9 +318,9 @@ class LexicalIndex:
             log.warning("Lexical index cache unreadable, rebuilding: %s", exc)
             return None
         rows = _Rows(
-            meta["chunk_ids"], np.array(meta["doc_ids"], dtype=object), arrays["starts"],
-            arrays["ends"], arrays["dates"],
-            np.array(meta["languages"], dtype=object), np.array(meta["sources"], dtype=object),
+            meta["chunk_ids"], _Column(meta["doc_ids"], arrays["doc_codes"]), arrays["starts"],
+            arrays["ends"], arrays["dates"], _Column(meta["languages"], arrays["language_codes"]),
+            _Column(meta["sources"], arrays["source_codes"]),
             {k[2:]: arrays[k] for k in arrays.files if k.startswith("c_")},
         )
         centroids = {k[2:]: arrays[k] for k in arrays.files if k.startswith("l_")}
