@@ -246,9 +246,16 @@ class LexicalIndex:
         langs: list[str] = []
         sources: list[str] = []
         countries: dict[str, list[int]] = {}
+        shared: dict[str, str] = {}  # one string object per distinct token, not per use
+        heads: dict[str, list[str]] = {}
         for row, (chunk_id, text, meta) in enumerate(self.store.iter_chunks()):
             ids.append(chunk_id)
-            corpus.append(tokens(text) or ["\u2205"])
+            head = heads.get(meta["doc_id"])
+            if head is None:  # title and date count for every chunk, as in the embedded text
+                heads.clear()
+                head = heads[meta["doc_id"]] = tokens(f"{meta['title']} {meta['date']}")
+            words = [shared.setdefault(t, t) for t in head + tokens(text)]
+            corpus.append(words or ["\u2205"])
             doc_ids.append(meta["doc_id"])
             spans.append((int(meta["start"]), int(meta["end"])))
             dates.append(int(meta["date_int"]))

@@ -482,13 +482,24 @@ class ReadoutStore:
         return out
 
     def iter_chunks(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """Every committed chunk as (chunk_id, embedded text, metadata), page by page."""
-        committed = {i: m["hash"] for i, m in self.committed_hashes().items()}
-        pages = self._pages(self.chunks.get, include=["metadatas", "documents"])
-        for got in pages:
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                if committed.get(meta["doc_id"]) == meta["hash"]:
-                    yield cid, doc, meta
+        """Every committed chunk as (chunk_id, exact text, metadata), page by page.
+
+        Read from the language collections' metadata and the readout texts: reading the
+        chunks collection would load its whole vector index too (+1.2 GB at 470k chunks)."""
+        sources = list(self._langs.values()) if self._by_language else [self.chunks._collection]
+        for collection in sources:
+            for got in self._pages(collection.get, include=["metadatas"]):
+                doc_ids = sorted({m["doc_id"] for m in got["metadatas"]})
+                docs = self._docs.get(ids=doc_ids, include=["metadatas", "documents"])
+                texts = {
+                    i: (m.get("hash"), d)
+                    for i, m, d in zip(docs["ids"], docs["metadatas"], docs["documents"],
+                                       strict=True)
+                }
+                for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
+                    committed, text = texts.get(meta["doc_id"], (None, ""))
+                    if committed and committed == meta["hash"]:
+                        yield cid, text[int(meta["start"]) : int(meta["end"])], meta
 
     def _pages(self, get: Callable[..., Any], **query: Any) -> Iterator[dict[str, Any]]:
         """Pages of a Chroma ``get``; a generator cannot use ``_chroma_call``, so it maps
