@@ -87,18 +87,34 @@ def _mentioned(part: str, words: set[str], skeletons: set[str]) -> bool:
 
 
 def missing_names(retrieval: Retrieval) -> list[str]:
-    """Names of the question that no retrieved passage mentions, in any spelling close enough
-    (a name is there if any of its parts is). Only Latin-script passages can be checked: with
-    a Chinese passage among them nothing is reported."""
+    """Names of the question that no retrieved passage mentions.
+
+    A name of the gazetteer counts in any of its forms and scripts (Scholz as 朔尔茨), or
+    when its last word has the same consonants as a word of the passages ("Poutine"): its
+    first word may be someone else's (Vladimir, Volodymyr). Any other name counts in any
+    spelling close enough to one of its parts; Chinese passages keep brand names in Latin
+    letters (TikTok) but transliterate people, so when the best passage, the one answers
+    quote, is Chinese, such a name cannot be judged and counts.
+    """
     passages = retrieval.passages
-    if not retrieval.facts.names or any(p.language in CJK_LANGUAGES for p in passages):
-        return []
-    words = set(re.findall(r"[^\W\d_]+", fold(" ".join(f"{p.title} {p.text}" for p in passages))))
+    blob = " ".join(f"{p.title} {p.text}" for p in passages)
+    unreadable = bool(passages) and passages[0].language in CJK_LANGUAGES
+    words = set(re.findall(r"[^\W\d_]+", fold(blob)))
     skeletons = {_skeleton(w) for w in words}
-    return [
-        name for name in retrieval.facts.names
-        if not any(_mentioned(part, words, skeletons) for part in name.split())
-    ]
+    missing = []
+    for name in retrieval.facts.names:
+        known = [k for k in retrieval.facts.known if k.covers(name)]
+        if known:
+            present = any(k.in_text(blob) for k in known) or (
+                _skeleton(name.split()[-1]) in skeletons
+            )
+        else:
+            present = unreadable or any(
+                _mentioned(part, words, skeletons) for part in name.split()
+            )
+        if not present:
+            missing.append(name)
+    return missing
 
 
 def _sentences(question: str, retrieval: Retrieval) -> list[Sentence]:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from rag.metadata import find_countries
+from rag.names import KnownName, gazetteer, strip_accents
 from rag.schema import Filters
 from rag.tokenize import fold
 
@@ -61,6 +62,13 @@ class QuestionFacts:
     countries: tuple[str, ...] = ()
     wants_list: bool = False
     names: tuple[str, ...] = ()  # proper names past the first word, folded ("tibet", "putin")
+    known: tuple[KnownName, ...] = ()  # people and places of the gazetteer, in every form
+
+    def other_forms(self, question: str) -> list[str]:
+        """Forms of the question's known names that it does not use itself ("朔尔茨" for a
+        question naming Scholz): added to the lexical query to reach other scripts."""
+        plain = strip_accents(question)
+        return [form for name in self.known for form in name.forms if form not in plain]
 
     def date_filters(self, base: Filters) -> Filters:
         """``base`` narrowed to the question's dates, unless the user already set dates.
@@ -111,6 +119,7 @@ def analyse(question: str) -> QuestionFacts:
     return QuestionFacts(
         since=since, until=until, countries=find_countries(question),
         wants_list=bool(_LIST_CUES.search(question)), names=proper_names(question),
+        known=gazetteer().find(question),
     )
 
 

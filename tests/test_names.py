@@ -1,0 +1,61 @@
+"""Names across scripts: a question naming Scholz reaches 朔尔茨, and the refusal check sees
+him there; a name no passage mentions, in any form, is a refusal."""
+
+from __future__ import annotations
+
+from rag.answer import missing_names
+from rag.names import gazetteer
+from rag.query import analyse
+from rag.retrieve import Retrieval
+from rag.schema import Passage
+
+
+def passage(doc_id: str, language: str, text: str, title: str = "") -> Passage:
+    return Passage(doc_id=doc_id, chunk_id=f"{doc_id}#0", title=title, date="2022-11-04",
+                   language=language, source="test", url=None, text=text, start=0,
+                   end=len(text))
+
+
+def retrieval(question: str, *passages: Passage) -> Retrieval:
+    return Retrieval(passages, analyse(question), (0.0,), 1.0, False)
+
+
+SCHOLZ_ZH = passage("cctv-scholz", "zh", "国家主席习近平会见来华访问的德国总理朔尔茨。")
+XI_MACRON_ZH = passage("cctv-macron", "zh", "国家主席习近平同法国总统马克龙通电话。")
+
+
+def test_a_question_finds_every_form_of_the_names_it_uses() -> None:
+    facts = analyse("What did Xi say when Chancellor Scholz visited Pékin?")
+    assert [k.label for k in facts.known] == ["Xi Jinping", "Olaf Scholz", "Beijing"]
+    assert {"朔尔茨", "习近平", "北京"} <= set(facts.other_forms("Pékin"))
+    assert [k.label for k in gazetteer().find("德国总理朔尔茨访华")] == ["Olaf Scholz"]
+
+
+def test_forms_match_whole_proper_names_only() -> None:
+    assert gazetteer().find("le canton de Vaud") == ()
+    assert [k.label for k in gazetteer().find("à Canton")] == ["Guangzhou"]
+    assert [k.label for k in gazetteer().find("Xi'an")] == ["Xi'an"]
+    assert gazetteer().find("la Crimée, 克里米亚") == ()
+
+
+def test_a_name_under_its_chinese_form_counts_as_mentioned() -> None:
+    question = "What did Xi tell Olaf Scholz in Beijing about nuclear weapons?"
+    assert missing_names(retrieval(question, SCHOLZ_ZH)) == ["beijing"]
+    assert missing_names(retrieval(question, XI_MACRON_ZH)) == ["olaf scholz", "beijing"]
+
+
+def test_a_name_in_no_form_is_missing_even_beside_chinese_passages() -> None:
+    english = passage("wh-biden-xi", "en", "President Biden spoke with President Xi Jinping.",
+                      title="Readout of President Biden's call with President Xi")
+    question = "What did Biden and Xi say about TikTok in their call?"
+    assert missing_names(retrieval(question, english, XI_MACRON_ZH)) == ["tiktok"]
+    # when the passage an answer would quote is Chinese, an unknown name cannot be judged
+    assert missing_names(retrieval(question, XI_MACRON_ZH, english)) == []
+
+
+def test_a_first_name_shared_with_someone_else_is_not_enough() -> None:
+    zelensky = passage("wh-zelensky", "en", "President Biden met President Volodymyr Zelenskyy.")
+    question = "Qu'ont dit Joe Biden et Vladimir Poutine lors de leur appel ?"
+    assert missing_names(retrieval(question, zelensky)) == ["vladimir poutine"]
+    putin = passage("wh-putin", "en", "President Biden spoke with President Putin of Russia.")
+    assert missing_names(retrieval(question, putin)) == []
