@@ -22,6 +22,7 @@ from rag.store import ReadoutStore
 MIN_CENTROID_CHUNKS = 300
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 COUNTRY_BOOST = 0.01  # on a centred cosine scale where answers sit ~0.05 above the rest
+NAME_BOOST = 0.03  # times the share of the question's known names the passage mentions
 FOLLOW_UP_BOOST = 0.05
 
 
@@ -89,13 +90,27 @@ class Retriever:
         for language in languages:
             scoped = replace(filters, languages=(language,)) if language else filters
             centroid = self._centroid(language, counts.get(language, 0))
-            for passage, stored in self.store.dense_vectors(vector, n, scoped):
-                if centroid is not None:
-                    centred = stored - centroid
-                    score = float(query @ centred / (np.linalg.norm(centred) or 1.0))
-                    passage = replace(passage, score=score)
-                out.append(passage)
+            out += [self._centred(query, p, v, centroid)
+                    for p, v in self.store.dense_vectors(vector, n, scoped)]
         return sorted(out, key=lambda p: p.score, reverse=True)[:n]
+
+    def _rescored(self, query: np.ndarray, chunk_ids: list[str]) -> list[Passage]:
+        """Chunks found by BM25 alone, with the centred dense score they would have had."""
+        counts = self.lexical.language_counts()
+        return [
+            self._centred(query, p, v, self._centroid(p.language, counts.get(p.language, 0)))
+            for p, v in self.store.passage_vectors(chunk_ids)
+        ]
+
+    @staticmethod
+    def _centred(
+        query: np.ndarray, passage: Passage, stored: np.ndarray, centroid: np.ndarray | None
+    ) -> Passage:
+        """``passage`` scored by the cosine of ``query`` with its centred vector."""
+        if centroid is None:
+            return passage
+        centred = stored - centroid
+        return replace(passage, score=float(query @ centred / (np.linalg.norm(centred) or 1.0)))
 
     def _centroid(self, language: str, chunks: int) -> np.ndarray | None:
         """The store's own mean vector of ``language`` once it has enough chunks to be a mean
@@ -126,10 +141,14 @@ class Retriever:
         """
         n = self.settings.candidates
         dense = self._dense(vector, filters, n) if mode != "lexical" else []
-        lexical = self.lexical.search(question, n, filters) if mode != "dense" else []
+        terms = " ".join([question, *facts.other_forms(question)])
+        lexical = self.lexical.search(terms, n, filters) if mode != "dense" else []
         by_id = {p.chunk_id: p for p in dense}
         missing = [cid for cid, _ in lexical if cid not in by_id]
-        by_id.update({p.chunk_id: p for p in self.store.passages(missing)})
+        found = self._rescored(np.asarray(vector, dtype=np.float32), missing)
+        by_id.update({p.chunk_id: p for p in found})
+        if mode == "hybrid":
+            dense += found  # every candidate gets both scores, whoever found it
         scores = {p.chunk_id: self.settings.dense_weight * p.score for p in dense}
         top_lexical = lexical[0][1] if lexical else 1.0
         for cid, bm25 in lexical:
@@ -141,6 +160,9 @@ class Retriever:
             p = by_id[cid]
             if wanted and wanted <= set(p.countries):
                 scores[cid] += COUNTRY_BOOST  # names both leaders' countries: likelier the event
+            if facts.known:
+                named = sum(k.in_text(f"{p.title} {p.text}") for k in facts.known)
+                scores[cid] += NAME_BOOST * named / len(facts.known)  # any script: 朔尔茨
             if p.doc_id in prefer_docs:
                 scores[cid] += FOLLOW_UP_BOOST  # follow-ups stay on the readout discussed
         ranked = sorted(scores, key=lambda c: scores[c], reverse=True)

@@ -430,16 +430,23 @@ class ReadoutStore:
         return {lang: (sums[lang] / counts[lang]).astype(np.float32) for lang in sums}
 
     @_chroma_call
-    def passages(self, chunk_ids: Sequence[str]) -> list[Passage]:
-        """Committed chunks by id, in the order given; unknown or stale ids are dropped."""
+    def passage_vectors(self, chunk_ids: Sequence[str]) -> list[tuple[Passage, np.ndarray]]:
+        """Committed chunks by id with their stored vectors, so that candidates found by
+        another retriever (BM25) can be scored densely too; unknown or stale ids are dropped."""
         if not chunk_ids:
             return []
-        got = self.chunks.get(ids=list(chunk_ids), include=["metadatas", "documents"])
-        by_id = {
-            i: (i, d, m, 0.0)
-            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        }
-        return self._valid_passages([by_id[i] for i in chunk_ids if i in by_id])
+        got = self.chunks._collection.get(
+            ids=list(chunk_ids), include=["metadatas", "documents", "embeddings"]
+        )
+        found = {cid: i for i, cid in enumerate(got["ids"])}
+        rows = [
+            (cid, got["documents"][found[cid]], got["metadatas"][found[cid]], 0.0)
+            for cid in chunk_ids if cid in found
+        ]
+        return [
+            (p, np.asarray(got["embeddings"][found[p.chunk_id]], dtype=np.float32))
+            for p in self._valid_passages(rows)
+        ]
 
     def _valid_passages(self, rows: list[tuple[str, str, dict[str, Any], float]]) -> list[Passage]:
         doc_ids = sorted({m["doc_id"] for _, _, m, _ in rows})

@@ -3,11 +3,15 @@ him there; a name no passage mentions, in any form, is a refusal."""
 
 from __future__ import annotations
 
+import pytest
+
+from ingest.chunking import chunk_readout
 from rag.answer import missing_names
+from rag.assistant import build_assistant
 from rag.names import gazetteer
 from rag.query import analyse
 from rag.retrieve import Retrieval
-from rag.schema import Passage
+from rag.schema import Passage, Readout
 
 
 def passage(doc_id: str, language: str, text: str, title: str = "") -> Passage:
@@ -59,3 +63,40 @@ def test_a_first_name_shared_with_someone_else_is_not_enough() -> None:
     assert missing_names(retrieval(question, zelensky)) == ["vladimir poutine"]
     putin = passage("wh-putin", "en", "President Biden spoke with President Putin of Russia.")
     assert missing_names(retrieval(question, putin)) == []
+
+
+CHINESE_READOUTS = [
+    Readout(
+        doc_id="cctv-scholz", title="习近平会见德国总理", date="2022-11-04", language="zh",
+        source="CCTV", countries=("CN", "DE"),
+        text="国家主席习近平在人民大会堂会见来华正式访问的德国总理朔尔茨。\n"
+             "双方共同反对使用或威胁使用核武器。",
+    ),
+    Readout(
+        doc_id="wh-trudeau", title="Readout of a call with Prime Minister Trudeau",
+        date="2022-02-11", language="en", source="White House", countries=("CA", "US"),
+        text="The President spoke with Prime Minister Justin Trudeau of Canada about the "
+             "blockade of bridges.",
+    ),
+]
+
+
+@pytest.fixture
+def assistant(fake_store, settings):
+    for r in CHINESE_READOUTS:
+        fake_store.write_readout(r, chunk_readout(r, 700))
+    settings.refusal_threshold = -1.0  # the fake embedder has no calibrated scale
+    return build_assistant(settings, fake_store)
+
+
+def test_an_english_question_naming_scholz_cites_the_chinese_passage(assistant) -> None:
+    answer = assistant.ask("What did Xi tell Olaf Scholz?")
+    assert answer.answered
+    assert answer.citations[0].doc_id == "cctv-scholz"
+    assert "朔尔茨" in answer.citations[0].quote
+
+
+def test_a_leader_no_readout_names_in_any_script_is_a_refusal(assistant) -> None:
+    answer = assistant.ask("What did Xi tell Friedrich Merz?")
+    assert not answer.answered
+    assert "friedrich merz" in answer.text
