@@ -35,6 +35,16 @@ _LIST_CUES = re.compile(
     r"|\bavec qui\b|\bqui a\b.*\b(appelé|rencontré|reçu)\b|哪些|哪几",
     re.IGNORECASE,
 )
+_TIME_WORDS = r"(?:week|month|year|night|time|summer|winter|spring|autumn|fall|semaine|mois|année)"
+_EARLIEST = re.compile(
+    r"\b(?:first|earliest|(?-i:premi(?:er|ère)))\b(?! (?:ministers?|ministre|lady|secretary))",
+    re.IGNORECASE,
+)
+_LATEST = re.compile(
+    rf"\b(?:last|latest|most recent|derni(?:er|ère)|plus récente?)\b(?!\s+{_TIME_WORDS}\b)"
+    rf"(?!\s+(?:{_MONTH_RE})\b)",
+    re.IGNORECASE,
+)
 _FOLLOW_UP = re.compile(
     r"^(?:and|also|what about|how about|et|aussi|quant à|那么|还有)\b|\b(he|she|they|him|her|them"
     r"|his|their|that call|that meeting|this call|il|elle|ils|lui|cet entretien|ce même)\b",
@@ -61,6 +71,7 @@ class QuestionFacts:
     until: str | None = None
     countries: tuple[str, ...] = ()
     wants_list: bool = False
+    order: str | None = None  # "earliest" or "latest": the question asks for the first/last
     names: tuple[str, ...] = ()  # proper names past the first word, folded ("tibet", "putin")
     known: tuple[KnownName, ...] = ()  # people and places of the gazetteer, in every form
 
@@ -119,8 +130,17 @@ def analyse(question: str) -> QuestionFacts:
     return QuestionFacts(
         since=since, until=until, countries=find_countries(question),
         wants_list=bool(_LIST_CUES.search(question)), names=proper_names(question),
-        known=gazetteer().find(question),
+        known=gazetteer().find(question), order=chronological_order(question),
     )
+
+
+def chronological_order(question: str) -> str | None:
+    """"earliest" for "their first call", "latest" for "when did they last speak"; None when
+    neither or both ("last March" and "Premier Li" are not orders)."""
+    earliest, latest = bool(_EARLIEST.search(question)), bool(_LATEST.search(question))
+    if earliest == latest:
+        return None
+    return "earliest" if earliest else "latest"
 
 
 def proper_names(question: str) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.lexical import LexicalIndex
+from rag.names import KnownName
 from rag.query import QuestionFacts, analyse
 from rag.schema import Filters, Passage
 from rag.store import ReadoutStore
@@ -24,6 +25,7 @@ REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 COUNTRY_BOOST = 0.01  # on a centred cosine scale where answers sit ~0.05 above the rest
 NAME_BOOST = 0.03  # times the share of the question's known names the passage mentions
 FOLLOW_UP_BOOST = 0.05
+ORDER_BOOST = 0.03  # the earliest or latest readout naming everyone, for "first"/"last"
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,30 @@ class Retriever:
                 scores[cid] += NAME_BOOST * named / len(facts.known)  # any script: 朔尔茨
             if p.doc_id in prefer_docs:
                 scores[cid] += FOLLOW_UP_BOOST  # follow-ups stay on the readout discussed
+        picked = chronological_pick([by_id[cid] for cid in scores], facts)
+        for cid in scores:
+            if by_id[cid].doc_id == picked:
+                scores[cid] += ORDER_BOOST
         ranked = sorted(scores, key=lambda c: scores[c], reverse=True)
         best = max((p.score for p in dense), default=0.0)
         return [replace(by_id[c], score=scores[c]) for c in ranked], best
+
+
+def chronological_pick(candidates: list[Passage], facts: QuestionFacts) -> str | None:
+    """For "their first call" / "when did they last speak": the earliest or latest dated
+    readout among the candidates that names every known name of the question (in any of its
+    candidate passages or its title); None for other questions."""
+    if not facts.order or not facts.known:
+        return None
+    named: dict[str, set[KnownName]] = {}
+    dates: dict[str, str] = {}
+    for p in candidates:
+        if p.date:
+            text = f"{p.title} {p.text}"
+            named.setdefault(p.doc_id, set()).update(k for k in facts.known if k.in_text(text))
+            dates[p.doc_id] = p.date
+    eligible = [doc for doc, names in named.items() if len(names) == len(facts.known)]
+    if not eligible:
+        return None
+    pick = min if facts.order == "earliest" else max
+    return pick(eligible, key=lambda doc: dates[doc])
