@@ -25,6 +25,10 @@ CJK_LANGUAGES = frozenset({"zh", "ja", "ko"})
 OVERLAP_WEIGHT = 0.3
 KEEP_RATIO = 0.8
 MAX_RANK = 0
+# Refusal: a best passage naming everyone the question names (at least MIN_NAMES_FOR_SLACK)
+# may score NAMED_SLACK below the refusal threshold.
+MIN_NAMES_FOR_SLACK = 2
+NAMED_SLACK = 0.04
 
 
 @dataclass(frozen=True)
@@ -55,18 +59,45 @@ def evidence_problem(question: str, retrieval: Retrieval, settings: Settings) ->
     """Why the passages cannot answer the question, or None when they may."""
     if not retrieval.passages:
         return "no readout matches the question and filters"
-    if retrieval.best_dense < settings.refusal_threshold:
-        return "no passage is close enough to the question"
     facts = retrieval.facts
+    if retrieval.best_dense < settings.refusal_threshold - _named_slack(retrieval):
+        return "no passage is close enough to the question"
     window = facts.date_filters(Filters())
-    if window.since and not any(
-        p.date and window.since <= p.date <= (window.until or p.date) for p in retrieval.passages
-    ):
+    if window.since and not _named_in_window(retrieval, window):
         return f"no readout between {facts.since} and {facts.until} matches the question"
     missing = missing_names(retrieval)
     if missing:
         return f"the readouts found do not mention {', '.join(missing)}"
     return None
+
+
+def _named_in_window(retrieval: Retrieval, window: Filters) -> bool:
+    """True when a retrieved readout dated in ``window`` names, in its retrieved passages,
+    every known name of the question and mentions one of its countries if it names any (a
+    question's "countries" include topics such as Hong Kong): "Xi's 2023 visit to
+    Switzerland" is answered neither by a 2023 Swiss readout that never names Xi nor by a
+    2023 Biden-Xi readout."""
+    facts = retrieval.facts
+    wanted = {c.upper() for c in facts.countries}
+    texts: dict[str, str] = {}
+    for p in retrieval.passages:
+        in_window = p.date and window.since and window.since <= p.date <= (window.until or p.date)
+        if in_window and (not wanted or wanted & set(p.countries)):
+            texts[p.doc_id] = f"{texts.get(p.doc_id, '')} {p.title} {p.text}"
+    return any(all(k.in_text(text) for k in facts.known) for text in texts.values())
+
+
+def _named_slack(retrieval: Retrieval) -> float:
+    """How much below the threshold the best score may be when the best passage names
+    every person and place of the question, two or more: cross-lingual answers score low
+    (an English question on a CCTV readout) but such a passage is evidence of its own."""
+    known = retrieval.facts.known
+    best = retrieval.passages[0]
+    if len(known) < MIN_NAMES_FOR_SLACK or not all(
+        k.in_text(f"{best.title} {best.text}") for k in known
+    ):
+        return 0.0
+    return NAMED_SLACK
 
 
 def _skeleton(word: str) -> str:

@@ -3,10 +3,12 @@ him there; a name no passage mentions, in any form, is a refusal."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ingest.chunking import chunk_readout
-from rag.answer import missing_names
+from rag.answer import NAMED_SLACK, evidence_problem, missing_names
 from rag.assistant import build_assistant
 from rag.names import gazetteer
 from rag.query import analyse
@@ -100,3 +102,30 @@ def test_a_leader_no_readout_names_in_any_script_is_a_refusal(assistant) -> None
     answer = assistant.ask("What did Xi tell Friedrich Merz?")
     assert not answer.answered
     assert "friedrich merz" in answer.text
+
+
+def test_a_readout_of_the_asked_year_must_name_who_the_question_names(settings) -> None:
+    question = "What agreements were signed during Xi Jinping's 2023 state visit to Switzerland?"
+    swiss = replace(passage("ch-2023", "en", "Switzerland and China signed an agreement on "
+                            "education."), date="2023-06-01", countries=("CH", "CN"))
+    biden_xi = replace(passage("wh-2023", "en", "President Biden met President Xi Jinping."),
+                       date="2023-11-15", countries=("CN", "US"))
+    problem = evidence_problem(question, retrieval(question, swiss, biden_xi), settings)
+    assert problem is not None
+    assert "between 2023-01-01 and 2023-12-31" in problem
+    visit = replace(passage("ch-visit", "en", "President Xi Jinping's state visit to "
+                            "Switzerland."), date="2023-01-16", countries=("CH", "CN"))
+    assert evidence_problem(question, retrieval(question, visit), settings) is None
+
+
+def test_a_passage_naming_everyone_may_score_a_little_lower(settings) -> None:
+    question = "What did Xi Jinping and Sadyr Japarov decide?"
+    naming = passage("cctv-japarov", "zh", "习近平同吉尔吉斯斯坦总统扎帕罗夫会谈。")
+    low = settings.refusal_threshold - NAMED_SLACK / 2
+    weak = replace(retrieval(question, naming), best_dense=low)
+    assert evidence_problem(question, weak, settings) is None
+    other = passage("cctv-other", "zh", "习近平同哈萨克斯坦总统会谈。")
+    weak_other = replace(retrieval(question, other), best_dense=low)
+    assert evidence_problem(question, weak_other, settings) == (
+        "no passage is close enough to the question"
+    )
