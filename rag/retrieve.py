@@ -23,7 +23,7 @@ from rag.store import ReadoutStore
 MIN_CENTROID_CHUNKS = 300
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 COUNTRY_BOOST = 0.01  # on a centred cosine scale where answers sit ~0.05 above the rest
-NAME_BOOST = 0.03  # times the share of the question's known names the passage mentions
+NAME_BOOST = 0.08  # times the share of the question's known names the readout names
 FOLLOW_UP_BOOST = 0.05
 ORDER_BOOST = 0.03  # the earliest or latest readout naming everyone, for "first"/"last"
 
@@ -158,16 +158,18 @@ class Retriever:
                 share = self.settings.lexical_weight * bm25 / top_lexical
                 scores[cid] = scores.get(cid, 0.0) + share
         wanted = {c.upper() for c in facts.countries}
+        candidates = [by_id[cid] for cid in scores]
+        readout_names = names_by_readout(candidates, facts)
         for cid in scores:
             p = by_id[cid]
             if wanted and wanted <= set(p.countries):
                 scores[cid] += COUNTRY_BOOST  # names both leaders' countries: likelier the event
             if facts.known:
-                named = sum(k.in_text(f"{p.title} {p.text}") for k in facts.known)
+                named = len(readout_names.get(p.doc_id, ()))
                 scores[cid] += NAME_BOOST * named / len(facts.known)  # any script: 朔尔茨
             if p.doc_id in prefer_docs:
                 scores[cid] += FOLLOW_UP_BOOST  # follow-ups stay on the readout discussed
-        picked = chronological_pick([by_id[cid] for cid in scores], facts)
+        picked = chronological_pick(candidates, facts, readout_names)
         for cid in scores:
             if by_id[cid].doc_id == picked:
                 scores[cid] += ORDER_BOOST
@@ -176,21 +178,27 @@ class Retriever:
         return [replace(by_id[c], score=scores[c]) for c in ranked], best
 
 
-def chronological_pick(candidates: list[Passage], facts: QuestionFacts) -> str | None:
+def chronological_pick(
+    candidates: list[Passage], facts: QuestionFacts, named: dict[str, set[KnownName]]
+) -> str | None:
     """For "their first call" / "when did they last speak": the earliest or latest dated
-    readout among the candidates that names every known name of the question (in any of its
-    candidate passages or its title); None for other questions."""
+    candidate readout that names every known name of the question (``named``, from
+    ``names_by_readout``); None for other questions."""
     if not facts.order or not facts.known:
         return None
-    named: dict[str, set[KnownName]] = {}
-    dates: dict[str, str] = {}
-    for p in candidates:
-        if p.date:
-            text = f"{p.title} {p.text}"
-            named.setdefault(p.doc_id, set()).update(k for k in facts.known if k.in_text(text))
-            dates[p.doc_id] = p.date
-    eligible = [doc for doc, names in named.items() if len(names) == len(facts.known)]
+    dates = {p.doc_id: p.date for p in candidates if p.date}
+    eligible = [doc for doc in dates if len(named.get(doc, ())) == len(facts.known)]
     if not eligible:
         return None
     pick = min if facts.order == "earliest" else max
     return pick(eligible, key=lambda doc: dates[doc])
+
+
+def names_by_readout(candidates: list[Passage], facts: QuestionFacts) -> dict[str, set[KnownName]]:
+    """The question's known names each candidate readout names, in any of its candidate
+    passages or its title (a CCTV readout names Scholz once, at its start)."""
+    named: dict[str, set[KnownName]] = {}
+    for p in candidates:
+        text = f"{p.title} {p.text}"
+        named.setdefault(p.doc_id, set()).update(k for k in facts.known if k.in_text(text))
+    return named
