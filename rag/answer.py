@@ -63,25 +63,29 @@ def evidence_problem(question: str, retrieval: Retrieval, settings: Settings) ->
     if retrieval.best_dense < settings.refusal_threshold - _named_slack(retrieval):
         return "no passage is close enough to the question"
     window = facts.date_filters(Filters())
-    if window.since and not _named_in_window(retrieval, window):
+    if window.since and not _matching_readout(retrieval, window):
         return f"no readout between {facts.since} and {facts.until} matches the question"
     missing = missing_names(retrieval)
     if missing:
         return f"the readouts found do not mention {', '.join(missing)}"
+    if not _matching_readout(retrieval, window):
+        return "no readout found is about all the people and countries the question names"
     return None
 
 
-def _named_in_window(retrieval: Retrieval, window: Filters) -> bool:
-    """True when a retrieved readout dated in ``window`` names, in its retrieved passages,
-    every known name of the question and mentions one of its countries if it names any (a
-    question's "countries" include topics such as Hong Kong): "Xi's 2023 visit to
-    Switzerland" is answered neither by a 2023 Swiss readout that never names Xi nor by a
-    2023 Biden-Xi readout."""
+def _matching_readout(retrieval: Retrieval, window: Filters) -> bool:
+    """True when a retrieved readout (dated in ``window``, if it has dates) names, in its
+    retrieved passages, every known name of the question and mentions one of its countries
+    if it names any (a question's "countries" include topics such as Hong Kong): "Xi's 2023
+    visit to Switzerland" is answered neither by a 2023 Swiss readout that never names Xi nor
+    by a 2023 Biden-Xi readout, "Japarov's visit to Switzerland" not by a Xi-Japarov call."""
     facts = retrieval.facts
     wanted = {c.upper() for c in facts.countries}
     texts: dict[str, str] = {}
     for p in retrieval.passages:
-        in_window = p.date and window.since and window.since <= p.date <= (window.until or p.date)
+        in_window = not window.since or (
+            p.date and window.since <= p.date <= (window.until or p.date)
+        )
         if in_window and (not wanted or wanted & set(p.countries)):
             texts[p.doc_id] = f"{texts.get(p.doc_id, '')} {p.title} {p.text}"
     return any(all(k.in_text(text) for k in facts.known) for text in texts.values())

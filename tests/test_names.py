@@ -129,3 +129,17 @@ def test_a_passage_naming_everyone_may_score_a_little_lower(settings) -> None:
     assert evidence_problem(question, weak_other, settings) == (
         "no passage is close enough to the question"
     )
+
+
+def test_the_people_and_a_country_of_the_question_must_meet_in_one_readout(settings) -> None:
+    question = "What did Sadyr Japarov discuss during his official visit to Switzerland?"
+    call = replace(passage("xi-japarov", "en", "Xi Jinping spoke with Sadyr Japarov."),
+                   countries=("CN", "KG"))
+    swiss = replace(passage("ch-kg", "en", "The Swiss President received the President of "
+                            "Kyrgyzstan."), countries=("CH", "KG"))
+    assert evidence_problem(question, retrieval(question, call, swiss), settings) == (
+        "no readout found is about all the people and countries the question names"
+    )
+    visit = replace(passage("ch-japarov", "en", "Sadyr Japarov was received in Bern."),
+                    countries=("CH", "KG"))
+    assert evidence_problem(question, retrieval(question, visit, call), settings) is None
