@@ -128,8 +128,8 @@ def missing_names(retrieval: Retrieval) -> list[str]:
     when its last word has the same consonants as a word of the passages ("Poutine"): its
     first word may be someone else's (Vladimir, Volodymyr). Any other name counts in any
     spelling close enough to one of its parts; Chinese passages keep brand names in Latin
-    letters (TikTok) but transliterate people, so when the best passage, the one answers
-    quote, is Chinese, such a name cannot be judged and counts.
+    letters (TikTok) but transliterate people, so when the best passage, the one an answer
+    quotes, is Chinese, such a name cannot be judged and counts.
     """
     passages = retrieval.passages
     blob = " ".join(f"{p.title} {p.text}" for p in passages)

@@ -6,6 +6,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from rag.metadata import find_countries
 from rag.names import KnownName, gazetteer, strip_accents
@@ -13,6 +14,7 @@ from rag.schema import Filters
 from rag.tokenize import fold
 
 DATE_SLACK_DAYS = 3
+Order = Literal["earliest", "latest"]
 MONTHS = {
     **{m.lower(): i for i, m in enumerate(calendar.month_name) if m},
     **{m.lower(): i for i, m in enumerate(calendar.month_abbr) if m},
@@ -71,7 +73,7 @@ class QuestionFacts:
     until: str | None = None
     countries: tuple[str, ...] = ()
     wants_list: bool = False
-    order: str | None = None  # "earliest" or "latest": the question asks for the first/last
+    order: Order | None = None  # the question asks for the first or the last event
     names: tuple[str, ...] = ()  # proper names past the first word, folded ("tibet", "putin")
     known: tuple[KnownName, ...] = ()  # people and places of the gazetteer, in every form
 
@@ -134,7 +136,7 @@ def analyse(question: str) -> QuestionFacts:
     )
 
 
-def chronological_order(question: str) -> str | None:
+def chronological_order(question: str) -> Order | None:
     """"earliest" for "their first call", "latest" for "when did they last speak"; None when
     neither or both ("last March" and "Premier Li" are not orders)."""
     earliest, latest = bool(_EARLIEST.search(question)), bool(_LATEST.search(question))
