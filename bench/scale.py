@@ -215,7 +215,7 @@ def phase_answer(size: int, embedder: str, rounds: int, store_dir: Path | None) 
     stages.wrap(assistant.store, "dense_search", "dense")
     stages.wrap(assistant.store, "dense_vectors", "dense")
     stages.wrap(assistant.lexical, "search", "lexical")
-    stages.wrap(assistant.store, "passages_at", "fetch")
+    stages.wrap(assistant.store, "passage_vectors", "fetch")
     stages.wrap(assistant.store, "generation", "generation")
     stages.wrap(assistant.answerer, "answer", "answer")
     totals = []

@@ -25,6 +25,10 @@ CJK_LANGUAGES = frozenset({"zh", "ja", "ko"})
 OVERLAP_WEIGHT = 0.3
 KEEP_RATIO = 0.8
 MAX_RANK = 0
+# Refusal: a best passage naming everyone the question names (at least MIN_NAMES_FOR_SLACK)
+# may score NAMED_SLACK below the refusal threshold.
+MIN_NAMES_FOR_SLACK = 2
+NAMED_SLACK = 0.04
 
 
 @dataclass(frozen=True)
@@ -55,18 +59,49 @@ def evidence_problem(question: str, retrieval: Retrieval, settings: Settings) ->
     """Why the passages cannot answer the question, or None when they may."""
     if not retrieval.passages:
         return "no readout matches the question and filters"
-    if retrieval.best_dense < settings.refusal_threshold:
-        return "no passage is close enough to the question"
     facts = retrieval.facts
+    if retrieval.best_dense < settings.refusal_threshold - _named_slack(retrieval):
+        return "no passage is close enough to the question"
     window = facts.date_filters(Filters())
-    if window.since and not any(
-        p.date and window.since <= p.date <= (window.until or p.date) for p in retrieval.passages
-    ):
+    if window.since and not _matching_readout(retrieval, window):
         return f"no readout between {facts.since} and {facts.until} matches the question"
     missing = missing_names(retrieval)
     if missing:
         return f"the readouts found do not mention {', '.join(missing)}"
+    if not _matching_readout(retrieval, window):
+        return "no readout found is about all the people and countries the question names"
     return None
+
+
+def _matching_readout(retrieval: Retrieval, window: Filters) -> bool:
+    """True when a retrieved readout (dated in ``window``, if it has dates) names, in its
+    retrieved passages, every known name of the question and mentions one of its countries
+    if it names any (a question's "countries" include topics such as Hong Kong): "Xi's 2023
+    visit to Switzerland" is answered neither by a 2023 Swiss readout that never names Xi nor
+    by a 2023 Biden-Xi readout, "Japarov's visit to Switzerland" not by a Xi-Japarov call."""
+    facts = retrieval.facts
+    wanted = {c.upper() for c in facts.countries}
+    texts: dict[str, str] = {}
+    for p in retrieval.passages:
+        in_window = not window.since or (
+            p.date and window.since <= p.date <= (window.until or p.date)
+        )
+        if in_window and (not wanted or wanted & set(p.countries)):
+            texts[p.doc_id] = f"{texts.get(p.doc_id, '')} {p.title} {p.text}"
+    return any(all(k.in_text(text) for k in facts.known) for text in texts.values())
+
+
+def _named_slack(retrieval: Retrieval) -> float:
+    """How much below the threshold the best score may be when the best passage names
+    every person and place of the question, two or more: cross-lingual answers score low
+    (an English question on a CCTV readout) but such a passage is evidence of its own."""
+    known = retrieval.facts.known
+    best = retrieval.passages[0]
+    if len(known) < MIN_NAMES_FOR_SLACK or not all(
+        k.in_text(f"{best.title} {best.text}") for k in known
+    ):
+        return 0.0
+    return NAMED_SLACK
 
 
 def _skeleton(word: str) -> str:
@@ -87,18 +122,34 @@ def _mentioned(part: str, words: set[str], skeletons: set[str]) -> bool:
 
 
 def missing_names(retrieval: Retrieval) -> list[str]:
-    """Names of the question that no retrieved passage mentions, in any spelling close enough
-    (a name is there if any of its parts is). Only Latin-script passages can be checked: with
-    a Chinese passage among them nothing is reported."""
+    """Names of the question that no retrieved passage mentions.
+
+    A name of the gazetteer counts in any of its forms and scripts (Scholz as 朔尔茨), or
+    when its last word has the same consonants as a word of the passages ("Poutine"): its
+    first word may be someone else's (Vladimir, Volodymyr). Any other name counts in any
+    spelling close enough to one of its parts; Chinese passages keep brand names in Latin
+    letters (TikTok) but transliterate people, so when the best passage, the one an answer
+    quotes, is Chinese, such a name cannot be judged and counts.
+    """
     passages = retrieval.passages
-    if not retrieval.facts.names or any(p.language in CJK_LANGUAGES for p in passages):
-        return []
-    words = set(re.findall(r"[^\W\d_]+", fold(" ".join(f"{p.title} {p.text}" for p in passages))))
+    blob = " ".join(f"{p.title} {p.text}" for p in passages)
+    unreadable = bool(passages) and passages[0].language in CJK_LANGUAGES
+    words = set(re.findall(r"[^\W\d_]+", fold(blob)))
     skeletons = {_skeleton(w) for w in words}
-    return [
-        name for name in retrieval.facts.names
-        if not any(_mentioned(part, words, skeletons) for part in name.split())
-    ]
+    missing = []
+    for name in retrieval.facts.names:
+        known = [k for k in retrieval.facts.known if k.covers(name)]
+        if known:
+            present = any(k.in_text(blob) for k in known) or (
+                _skeleton(name.split()[-1]) in skeletons
+            )
+        else:
+            present = unreadable or any(
+                _mentioned(part, words, skeletons) for part in name.split()
+            )
+        if not present:
+            missing.append(name)
+    return missing
 
 
 def _sentences(question: str, retrieval: Retrieval) -> list[Sentence]:

@@ -26,19 +26,17 @@ from rag.store import ReadoutStore
 from rag.tokenize import tokens
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = "4"  # bump when the cached files change: older caches are rebuilt
+CACHE_FORMAT = "5"  # bump when the cached files change: older caches are rebuilt
 INLINE_BUILD_S = 2.0  # an index whose last build took longer is rebuilt in the background
 REBUILD_GAP = 4.0  # ... and not again before this many build times have passed
 
 
 class LexicalHit(NamedTuple):
-    """A BM25 match and where its chunk lies in its readout (so that its text can be cut
-    from the readout without reading the chunk collections)."""
+    """A BM25 match, with its language: the collection that holds its vector."""
 
     chunk_id: str
     score: float
-    start: int
-    end: int
+    language: str
 
 
 @dataclass(frozen=True)
@@ -68,8 +66,6 @@ class _Rows:
 
     chunk_ids: list[str]
     doc_ids: _Column
-    starts: np.ndarray
-    ends: np.ndarray
     dates: np.ndarray
     languages: _Column
     sources: _Column
@@ -116,8 +112,8 @@ class _Snapshot:
 
 
 _NONE = _Column([], np.empty(0, dtype=np.int32))
-_EMPTY = _Snapshot("", None, _Rows([], _NONE, *(np.empty(0, dtype=np.int64),) * 3, _NONE,
-                                   _NONE, {}), {})
+_EMPTY = _Snapshot("", None, _Rows([], _NONE, np.empty(0, dtype=np.int64), _NONE, _NONE, {}),
+                   {})
 
 
 class LexicalIndex:
@@ -231,7 +227,7 @@ class LexicalIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         rows = snap.rows
         return [
-            LexicalHit(rows.chunk_ids[d], float(s), int(rows.starts[d]), int(rows.ends[d]))
+            LexicalHit(rows.chunk_ids[d], float(s), rows.languages.names[rows.languages.codes[d]])
             for d, s in zip(top.tolist(), scores[top].tolist(), strict=True)
             if s > 0
         ]
@@ -241,7 +237,6 @@ class LexicalIndex:
         ids: list[str] = []
         corpus: list[list[str]] = []
         doc_ids: list[str] = []
-        spans: list[tuple[int, int]] = []
         dates: list[int] = []
         langs: list[str] = []
         sources: list[str] = []
@@ -257,16 +252,14 @@ class LexicalIndex:
             words = [shared.setdefault(t, t) for t in head + tokens(text)]
             corpus.append(words or ["\u2205"])
             doc_ids.append(meta["doc_id"])
-            spans.append((int(meta["start"]), int(meta["end"])))
             dates.append(int(meta["date_int"]))
             langs.append(meta["language"])
             sources.append(meta["source"])
             for code in filter(None, str(meta.get("countries", "")).split(",")):
                 countries.setdefault(code, []).append(row)
-        bounds = np.array(spans, dtype=np.int64).reshape(-1, 2)
         rows = _Rows(
-            ids, _Column.of(doc_ids), bounds[:, 0].copy(), bounds[:, 1].copy(),
-            np.array(dates, dtype=np.int64), _Column.of(langs), _Column.of(sources),
+            ids, _Column.of(doc_ids), np.array(dates, dtype=np.int64), _Column.of(langs),
+            _Column.of(sources),
             {c: np.array(r, dtype=np.int64) for c, r in countries.items()},
         )
         bm25 = bm25s.BM25()
@@ -288,7 +281,7 @@ class LexicalIndex:
             if snap.bm25 is not None:
                 snap.bm25.save(str(tmp / "bm25"))
             np.savez(
-                tmp / "rows.npz", dates=rows.dates, starts=rows.starts, ends=rows.ends,
+                tmp / "rows.npz", dates=rows.dates,
                 doc_codes=rows.doc_ids.codes, language_codes=rows.languages.codes,
                 source_codes=rows.sources.codes,
                 **{f"c_{c}": r for c, r in rows.countries.items()},
@@ -325,8 +318,8 @@ class LexicalIndex:
             log.warning("Lexical index cache unreadable, rebuilding: %s", exc)
             return None
         rows = _Rows(
-            meta["chunk_ids"], _Column(meta["doc_ids"], arrays["doc_codes"]), arrays["starts"],
-            arrays["ends"], arrays["dates"], _Column(meta["languages"], arrays["language_codes"]),
+            meta["chunk_ids"], _Column(meta["doc_ids"], arrays["doc_codes"]), arrays["dates"],
+            _Column(meta["languages"], arrays["language_codes"]),
             _Column(meta["sources"], arrays["source_codes"]),
             {k[2:]: arrays[k] for k in arrays.files if k.startswith("c_")},
         )

@@ -6,12 +6,15 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from rag.metadata import find_countries
+from rag.names import KnownName, gazetteer, strip_accents
 from rag.schema import Filters
 from rag.tokenize import fold
 
 DATE_SLACK_DAYS = 3
+Order = Literal["earliest", "latest"]
 MONTHS = {
     **{m.lower(): i for i, m in enumerate(calendar.month_name) if m},
     **{m.lower(): i for i, m in enumerate(calendar.month_abbr) if m},
@@ -32,6 +35,16 @@ _LIST_CUES = re.compile(
     r"\b(which|what) (leaders|countries|presidents|counterparts|calls|meetings)\b|\bwho did\b"
     r"|\bwho (?:has|have)\b|\bwith whom\b|\blist\b|\bquels (?:dirigeants|pays|homologues)\b"
     r"|\bavec qui\b|\bqui a\b.*\b(appelé|rencontré|reçu)\b|哪些|哪几",
+    re.IGNORECASE,
+)
+_TIME_WORDS = r"(?:week|month|year|night|time|summer|winter|spring|autumn|fall|semaine|mois|année)"
+_EARLIEST = re.compile(
+    r"\b(?:first|earliest|(?-i:premi(?:er|ère)))\b(?! (?:ministers?|ministre|lady|secretary))",
+    re.IGNORECASE,
+)
+_LATEST = re.compile(
+    rf"\b(?:last|latest|most recent|derni(?:er|ère)|plus récente?)\b(?!\s+{_TIME_WORDS}\b)"
+    rf"(?!\s+(?:{_MONTH_RE})\b)",
     re.IGNORECASE,
 )
 _FOLLOW_UP = re.compile(
@@ -60,7 +73,15 @@ class QuestionFacts:
     until: str | None = None
     countries: tuple[str, ...] = ()
     wants_list: bool = False
+    order: Order | None = None  # the question asks for the first or the last event
     names: tuple[str, ...] = ()  # proper names past the first word, folded ("tibet", "putin")
+    known: tuple[KnownName, ...] = ()  # people and places of the gazetteer, in every form
+
+    def other_forms(self, question: str) -> list[str]:
+        """Forms of the question's known names that it does not use itself ("朔尔茨" for a
+        question naming Scholz): added to the lexical query to reach other scripts."""
+        plain = strip_accents(question)
+        return [form for name in self.known for form in name.forms if form not in plain]
 
     def date_filters(self, base: Filters) -> Filters:
         """``base`` narrowed to the question's dates, unless the user already set dates.
@@ -111,7 +132,17 @@ def analyse(question: str) -> QuestionFacts:
     return QuestionFacts(
         since=since, until=until, countries=find_countries(question),
         wants_list=bool(_LIST_CUES.search(question)), names=proper_names(question),
+        known=gazetteer().find(question), order=chronological_order(question),
     )
+
+
+def chronological_order(question: str) -> Order | None:
+    """"earliest" for "their first call", "latest" for "when did they last speak"; None when
+    neither or both ("last March" and "Premier Li" are not orders)."""
+    earliest, latest = bool(_EARLIEST.search(question)), bool(_LATEST.search(question))
+    if earliest == latest:
+        return None
+    return "earliest" if earliest else "latest"
 
 
 def proper_names(question: str) -> tuple[str, ...]:

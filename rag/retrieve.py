@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import Settings
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalHit, LexicalIndex
+from rag.names import KnownName
 from rag.query import QuestionFacts, analyse
 from rag.schema import Filters, Passage
 from rag.store import ReadoutStore
@@ -22,7 +23,9 @@ from rag.store import ReadoutStore
 MIN_CENTROID_CHUNKS = 300
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 COUNTRY_BOOST = 0.01  # on a centred cosine scale where answers sit ~0.05 above the rest
+NAME_BOOST = 0.08  # times the share of the question's known names the readout names
 FOLLOW_UP_BOOST = 0.05
+ORDER_BOOST = 0.03  # the earliest or latest readout naming everyone, for "first"/"last"
 ID_FILTER_MAX = 20_000  # up to this many matching chunks, dense search gets their ids
 
 
@@ -93,12 +96,8 @@ class Retriever:
             if within is not None and not within:
                 continue
             centroid = self._centroid(language, counts.get(language, 0))
-            for passage, stored in self.store.dense_vectors(vector, n, scoped, within):
-                if centroid is not None:
-                    centred = stored - centroid
-                    score = float(query @ centred / (np.linalg.norm(centred) or 1.0))
-                    passage = replace(passage, score=score)
-                out.append(passage)
+            out += [self._centred(query, p, v, centroid)
+                    for p, v in self.store.dense_vectors(vector, n, scoped, within)]
         return sorted(out, key=lambda p: p.score, reverse=True)[:n]
 
     def _filtered_ids(self, filters: Filters) -> list[str] | None:
@@ -111,6 +110,24 @@ class Retriever:
             if ids is not None and len(ids) <= ID_FILTER_MAX:
                 return ids
         return None
+
+    def _rescored(self, query: np.ndarray, hits: list[LexicalHit]) -> list[Passage]:
+        """Chunks found by BM25 alone, with the centred dense score they would have had."""
+        counts = self.lexical.language_counts()
+        return [
+            self._centred(query, p, v, self._centroid(p.language, counts.get(p.language, 0)))
+            for p, v in self.store.passage_vectors([(h.chunk_id, h.language) for h in hits])
+        ]
+
+    @staticmethod
+    def _centred(
+        query: np.ndarray, passage: Passage, stored: np.ndarray, centroid: np.ndarray | None
+    ) -> Passage:
+        """``passage`` scored by the cosine of ``query`` with its centred vector."""
+        if centroid is None:
+            return passage
+        centred = stored - centroid
+        return replace(passage, score=float(query @ centred / (np.linalg.norm(centred) or 1.0)))
 
     def _centroid(self, language: str, chunks: int) -> np.ndarray | None:
         """The store's own mean vector of ``language`` once it has enough chunks to be a mean
@@ -141,10 +158,14 @@ class Retriever:
         """
         n = self.settings.candidates
         dense = self._dense(vector, filters, n) if mode != "lexical" else []
-        lexical = self.lexical.search(question, n, filters) if mode != "dense" else []
+        terms = " ".join([question, *facts.other_forms(question)])
+        lexical = self.lexical.search(terms, n, filters) if mode != "dense" else []
         by_id = {p.chunk_id: p for p in dense}
-        missing = [(h.chunk_id, h.start, h.end) for h in lexical if h.chunk_id not in by_id]
-        by_id.update({p.chunk_id: p for p in self.store.passages_at(missing)})
+        missing = [h for h in lexical if h.chunk_id not in by_id]
+        found = self._rescored(np.asarray(vector, dtype=np.float32), missing)
+        by_id.update({p.chunk_id: p for p in found})
+        if mode == "hybrid":
+            dense += found  # every candidate gets both scores, whoever found it
         scores = {p.chunk_id: self.settings.dense_weight * p.score for p in dense}
         top_lexical = lexical[0].score if lexical else 1.0
         for hit in lexical:
@@ -152,12 +173,47 @@ class Retriever:
                 share = self.settings.lexical_weight * hit.score / top_lexical
                 scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + share
         wanted = {c.upper() for c in facts.countries}
+        candidates = [by_id[cid] for cid in scores]
+        readout_names = names_by_readout(candidates, facts)
         for cid in scores:
             p = by_id[cid]
             if wanted and wanted <= set(p.countries):
                 scores[cid] += COUNTRY_BOOST  # names both leaders' countries: likelier the event
+            if facts.known:
+                named = len(readout_names.get(p.doc_id, ()))
+                scores[cid] += NAME_BOOST * named / len(facts.known)  # any script: 朔尔茨
             if p.doc_id in prefer_docs:
                 scores[cid] += FOLLOW_UP_BOOST  # follow-ups stay on the readout discussed
+        picked = chronological_pick(candidates, facts, readout_names)
+        for cid in scores:
+            if by_id[cid].doc_id == picked:
+                scores[cid] += ORDER_BOOST
         ranked = sorted(scores, key=lambda c: scores[c], reverse=True)
         best = max((p.score for p in dense), default=0.0)
         return [replace(by_id[c], score=scores[c]) for c in ranked], best
+
+
+def chronological_pick(
+    candidates: list[Passage], facts: QuestionFacts, named: dict[str, set[KnownName]]
+) -> str | None:
+    """For "their first call" / "when did they last speak": the earliest or latest dated
+    candidate readout that names every known name of the question (``named``, from
+    ``names_by_readout``); None for other questions."""
+    if not facts.order or not facts.known:
+        return None
+    dates = {p.doc_id: p.date for p in candidates if p.date}
+    eligible = [doc for doc in dates if len(named.get(doc, ())) == len(facts.known)]
+    if not eligible:
+        return None
+    pick = min if facts.order == "earliest" else max
+    return pick(eligible, key=lambda doc: dates[doc])
+
+
+def names_by_readout(candidates: list[Passage], facts: QuestionFacts) -> dict[str, set[KnownName]]:
+    """The question's known names each candidate readout names, in any of its candidate
+    passages or its title (a CCTV readout names Scholz once, at its start)."""
+    named: dict[str, set[KnownName]] = {}
+    for p in candidates:
+        text = f"{p.title} {p.text}"
+        named.setdefault(p.doc_id, set()).update(k for k in facts.known if k.in_text(text))
+    return named

@@ -449,10 +449,30 @@ class ReadoutStore:
         return {lang: (sums[lang] / counts[lang]).astype(np.float32) for lang in sums}
 
     @_chroma_call
-    def passages_at(self, spans: Sequence[tuple[str, int, int]]) -> list[Passage]:
-        """Committed chunks given as (chunk_id, start, end), in the order given; stale ones
-        (their readout changed since) are dropped."""
-        return self._cut_from_texts([(cid, start, end, 0.0) for cid, start, end in spans])
+    def passage_vectors(
+        self, chunks: Sequence[tuple[str, str]]
+    ) -> list[tuple[Passage, np.ndarray]]:
+        """Committed chunks given as (chunk_id, language), in the order given, with their
+        stored vectors, so that candidates found by another retriever (BM25) can be scored
+        densely too; unknown or stale ones are dropped. Read from each chunk's language
+        collection, which its language's searches have loaded anyway."""
+        by_language = self._by_language
+        wanted: dict[str, list[str]] = {}  # collection name part -> chunk ids
+        for cid, language in chunks:
+            wanted.setdefault(_lang_code(language) if by_language else "", []).append(cid)
+        metas: dict[str, dict[str, Any]] = {}
+        vectors: dict[str, np.ndarray] = {}
+        for code, ids in wanted.items():
+            source = self._langs.get(code) if code else self.chunks._collection
+            if source is None:
+                continue
+            got = source.get(ids=ids, include=["metadatas", "embeddings"])
+            for cid, meta, vector in zip(got["ids"], got["metadatas"], got["embeddings"],
+                                         strict=True):
+                metas[cid], vectors[cid] = meta, np.asarray(vector, dtype=np.float32)
+        spans = [(cid, int(metas[cid]["start"]), int(metas[cid]["end"]), 0.0)
+                 for cid, _ in chunks if cid in metas]
+        return [(p, vectors[p.chunk_id]) for p in self._cut_from_texts(spans)]
 
     def _cut_from_texts(self, spans: Sequence[tuple[str, int, int, float]]) -> list[Passage]:
         """Passages cut from their readouts' committed texts, read from the docs collection

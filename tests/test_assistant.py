@@ -179,3 +179,36 @@ def test_question_facts() -> None:
     assert not analyse("What did Kyrgyzstan say about Taiwan?").wants_list
     assert is_follow_up("And what did he say about vaccines?")
     assert not is_follow_up("What did Biden say about fentanyl?")
+
+
+@pytest.mark.parametrize(
+    ("question", "order"),
+    [
+        ("When did Biden last speak with Putin?", "latest"),
+        ("What did Trudeau raise in his first call with Biden?", "earliest"),
+        ("Quand ont-ils parlé pour la dernière fois ?", "latest"),
+        ("leur premier entretien", "earliest"),
+        ("What did Xi say last March?", None),
+        ("What did Premier Li Qiang sign?", None),
+        ("Qu'a dit le premier ministre ?", None),
+    ],
+)
+def test_first_and_last_questions(question: str, order: str | None) -> None:
+    assert analyse(question).order == order
+
+
+def test_first_and_last_pick_the_earliest_and_latest_call(fake_store, settings) -> None:
+    calls = [
+        Readout(doc_id=f"biden-putin-{date}", title="Readout of a call", date=date,
+                language="en", source="White House",
+                text="President Biden spoke with President Putin of Russia about Ukraine.")
+        for date in ("2021-01-26", "2021-12-30", "2022-02-12")
+    ]
+    for r in calls:
+        fake_store.write_readout(r, chunk_readout(r, 700))
+    settings.refusal_threshold = -1.0
+    assistant = build_assistant(settings, fake_store)
+    latest = assistant.retrieve("When did Biden last speak with Putin?")
+    assert latest.passages[0].doc_id == "biden-putin-2022-02-12"
+    earliest = assistant.retrieve("What did Biden tell Putin in their first call?")
+    assert earliest.passages[0].doc_id == "biden-putin-2021-01-26"

@@ -92,10 +92,11 @@ def test_a_passage_of_an_older_version_is_never_shown(fake_store: ReadoutStore) 
     old = fake_store.dense_search(fake_store.embeddings.embed_query("Taiwan"), 1, Filters())[0]
     changed = Readout(**{**KG.__dict__, "text": "Xi Jinping and Japarov discussed railways."})
     _put(fake_store, changed)
-    assert fake_store.passages_at([(old.chunk_id, old.start, old.end)]) == []
+    assert fake_store.passage_vectors([(old.chunk_id, "en")]) == []
     new = fake_store.dense_search(fake_store.embeddings.embed_query("railways"), 1, Filters())[0]
-    [again] = fake_store.passages_at([(new.chunk_id, new.start, new.end)])
+    [(again, vector)] = fake_store.passage_vectors([(new.chunk_id, "en")])
     assert again.text == changed.text[new.start : new.end] == new.text
+    assert vector.shape == (len(fake_store.embeddings.embed_query("x")),)
 
 
 def test_full_text_and_listing(fake_store: ReadoutStore) -> None:

@@ -1,0 +1,105 @@
+"""Known people and places in every script they appear in (``rag/names.tsv``).
+
+CCTV readouts transliterate names (Scholz is 朔尔茨, Trump 特朗普): neither BM25 nor the
+embedder links the two forms, so an English question naming Scholz missed the Chinese readout
+of his visit, and the refusal check could not tell whether a Chinese passage named him. The
+gazetteer gives every form of a name, so retrieval can look for all of them and the checks can
+see a name under any of its forms.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+GAZETTEER_PATH = Path(__file__).resolve().with_name("names.tsv")
+
+
+def strip_accents(text: str) -> str:
+    """``text`` without diacritics, case kept: "Pékin" -> "Pekin", "Vučić" -> "Vucic"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _latin_pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of ``forms`` as whole words, longest first ("Xi'an" before "Xi")."""
+    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+
+@dataclass(frozen=True)
+class KnownName:
+    """One person or place: its Latin forms (accents stripped) and its Chinese forms."""
+
+    latin: tuple[str, ...]
+    chinese: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """The full Latin name, for messages."""
+        return self.latin[0]
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        return self.latin + self.chinese
+
+    @functools.cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        return _latin_pattern(self.latin)
+
+    def in_text(self, text: str) -> bool:
+        """True when ``text`` names this person or place in any of its forms."""
+        return any(form in text for form in self.chinese) or bool(
+            self._pattern.search(strip_accents(text))
+        )
+
+    def covers(self, folded_name: str) -> bool:
+        """True when a folded name of a question ("gina raimondo", "leyen") is this one."""
+        name_words = set(folded_name.split())
+        return any(
+            form_words <= name_words or name_words <= form_words
+            for form_words in (set(form.lower().split()) for form in self.latin)
+        )
+
+
+class Gazetteer:
+    """Finds the known names a text mentions, in any script."""
+
+    def __init__(self, entries: tuple[KnownName, ...]):
+        self.entries = entries
+        self._by_latin = {form: entry for entry in entries for form in entry.latin}
+        self._by_chinese = {form: entry for entry in entries for form in entry.chinese}
+        self._latin = _latin_pattern(tuple(self._by_latin))
+
+    def find(self, text: str) -> tuple[KnownName, ...]:
+        """The known names ``text`` mentions, in order of first mention, each once."""
+        hits = [(m.start(), self._by_latin[m.group(0)])
+                for m in self._latin.finditer(strip_accents(text))]
+        for form, entry in self._by_chinese.items():
+            at = text.find(form)
+            if at >= 0:
+                hits.append((at, entry))
+        return tuple(dict.fromkeys(entry for _, entry in sorted(hits, key=lambda h: h[0])))
+
+
+def parse(lines: list[str]) -> tuple[KnownName, ...]:
+    """Entries of a gazetteer file: ``latin|forms<TAB>chinese|forms``, ``#`` comments."""
+    entries = []
+    for line in lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        latin, _, chinese = line.rstrip("\n").partition("\t")
+        entries.append(KnownName(
+            tuple(strip_accents(f.strip()) for f in latin.split("|") if f.strip()),
+            tuple(f.strip() for f in chinese.split("|") if f.strip()),
+        ))
+    return tuple(entries)
+
+
+@functools.cache
+def gazetteer() -> Gazetteer:
+    """The packaged gazetteer, read once per process."""
+    return Gazetteer(parse(GAZETTEER_PATH.read_text(encoding="utf-8").splitlines()))

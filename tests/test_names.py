@@ -1,0 +1,145 @@
+"""Names across scripts: a question naming Scholz reaches 朔尔茨, and the refusal check sees
+him there; a name no passage mentions, in any form, is a refusal."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ingest.chunking import chunk_readout
+from rag.answer import NAMED_SLACK, evidence_problem, missing_names
+from rag.assistant import build_assistant
+from rag.names import gazetteer
+from rag.query import analyse
+from rag.retrieve import Retrieval
+from rag.schema import Passage, Readout
+
+
+def passage(doc_id: str, language: str, text: str, title: str = "") -> Passage:
+    return Passage(doc_id=doc_id, chunk_id=f"{doc_id}#0", title=title, date="2022-11-04",
+                   language=language, source="test", url=None, text=text, start=0,
+                   end=len(text))
+
+
+def retrieval(question: str, *passages: Passage) -> Retrieval:
+    return Retrieval(passages, analyse(question), (0.0,), 1.0, False)
+
+
+SCHOLZ_ZH = passage("cctv-scholz", "zh", "国家主席习近平会见来华访问的德国总理朔尔茨。")
+XI_MACRON_ZH = passage("cctv-macron", "zh", "国家主席习近平同法国总统马克龙通电话。")
+
+
+def test_a_question_finds_every_form_of_the_names_it_uses() -> None:
+    facts = analyse("What did Xi say when Chancellor Scholz visited Pékin?")
+    assert [k.label for k in facts.known] == ["Xi Jinping", "Olaf Scholz", "Beijing"]
+    assert {"朔尔茨", "习近平", "北京"} <= set(facts.other_forms("Pékin"))
+    assert [k.label for k in gazetteer().find("德国总理朔尔茨访华")] == ["Olaf Scholz"]
+
+
+def test_forms_match_whole_proper_names_only() -> None:
+    assert gazetteer().find("le canton de Vaud") == ()
+    assert [k.label for k in gazetteer().find("à Canton")] == ["Guangzhou"]
+    assert [k.label for k in gazetteer().find("Xi'an")] == ["Xi'an"]
+    assert gazetteer().find("la Crimée, 克里米亚") == ()
+
+
+def test_a_name_under_its_chinese_form_counts_as_mentioned() -> None:
+    question = "What did Xi tell Olaf Scholz in Beijing about nuclear weapons?"
+    assert missing_names(retrieval(question, SCHOLZ_ZH)) == ["beijing"]
+    assert missing_names(retrieval(question, XI_MACRON_ZH)) == ["olaf scholz", "beijing"]
+
+
+def test_a_name_in_no_form_is_missing_even_beside_chinese_passages() -> None:
+    english = passage("wh-biden-xi", "en", "President Biden spoke with President Xi Jinping.",
+                      title="Readout of President Biden's call with President Xi")
+    question = "What did Biden and Xi say about TikTok in their call?"
+    assert missing_names(retrieval(question, english, XI_MACRON_ZH)) == ["tiktok"]
+    # when the passage an answer would quote is Chinese, an unknown name cannot be judged
+    assert missing_names(retrieval(question, XI_MACRON_ZH, english)) == []
+
+
+def test_a_first_name_shared_with_someone_else_is_not_enough() -> None:
+    zelensky = passage("wh-zelensky", "en", "President Biden met President Volodymyr Zelenskyy.")
+    question = "Qu'ont dit Joe Biden et Vladimir Poutine lors de leur appel ?"
+    assert missing_names(retrieval(question, zelensky)) == ["vladimir poutine"]
+    putin = passage("wh-putin", "en", "President Biden spoke with President Putin of Russia.")
+    assert missing_names(retrieval(question, putin)) == []
+
+
+CHINESE_READOUTS = [
+    Readout(
+        doc_id="cctv-scholz", title="习近平会见德国总理", date="2022-11-04", language="zh",
+        source="CCTV", countries=("CN", "DE"),
+        text="国家主席习近平在人民大会堂会见来华正式访问的德国总理朔尔茨。\n"
+             "双方共同反对使用或威胁使用核武器。",
+    ),
+    Readout(
+        doc_id="wh-trudeau", title="Readout of a call with Prime Minister Trudeau",
+        date="2022-02-11", language="en", source="White House", countries=("CA", "US"),
+        text="The President spoke with Prime Minister Justin Trudeau of Canada about the "
+             "blockade of bridges.",
+    ),
+]
+
+
+@pytest.fixture
+def assistant(fake_store, settings):
+    for r in CHINESE_READOUTS:
+        fake_store.write_readout(r, chunk_readout(r, 700))
+    settings.refusal_threshold = -1.0  # the fake embedder has no calibrated scale
+    return build_assistant(settings, fake_store)
+
+
+def test_an_english_question_naming_scholz_cites_the_chinese_passage(assistant) -> None:
+    answer = assistant.ask("What did Xi tell Olaf Scholz?")
+    assert answer.answered
+    assert answer.citations[0].doc_id == "cctv-scholz"
+    assert "朔尔茨" in answer.citations[0].quote
+
+
+def test_a_leader_no_readout_names_in_any_script_is_a_refusal(assistant) -> None:
+    answer = assistant.ask("What did Xi tell Friedrich Merz?")
+    assert not answer.answered
+    assert "friedrich merz" in answer.text
+
+
+def test_a_readout_of_the_asked_year_must_name_who_the_question_names(settings) -> None:
+    question = "What agreements were signed during Xi Jinping's 2023 state visit to Switzerland?"
+    swiss = replace(passage("ch-2023", "en", "Switzerland and China signed an agreement on "
+                            "education."), date="2023-06-01", countries=("CH", "CN"))
+    biden_xi = replace(passage("wh-2023", "en", "President Biden met President Xi Jinping."),
+                       date="2023-11-15", countries=("CN", "US"))
+    problem = evidence_problem(question, retrieval(question, swiss, biden_xi), settings)
+    assert problem is not None
+    assert "between 2023-01-01 and 2023-12-31" in problem
+    visit = replace(passage("ch-visit", "en", "President Xi Jinping's state visit to "
+                            "Switzerland."), date="2023-01-16", countries=("CH", "CN"))
+    assert evidence_problem(question, retrieval(question, visit), settings) is None
+
+
+def test_a_passage_naming_everyone_may_score_a_little_lower(settings) -> None:
+    question = "What did Xi Jinping and Sadyr Japarov decide?"
+    naming = passage("cctv-japarov", "zh", "习近平同吉尔吉斯斯坦总统扎帕罗夫会谈。")
+    low = settings.refusal_threshold - NAMED_SLACK / 2
+    weak = replace(retrieval(question, naming), best_dense=low)
+    assert evidence_problem(question, weak, settings) is None
+    other = passage("cctv-other", "zh", "习近平同哈萨克斯坦总统会谈。")
+    weak_other = replace(retrieval(question, other), best_dense=low)
+    assert evidence_problem(question, weak_other, settings) == (
+        "no passage is close enough to the question"
+    )
+
+
+def test_the_people_and_a_country_of_the_question_must_meet_in_one_readout(settings) -> None:
+    question = "What did Sadyr Japarov discuss during his official visit to Switzerland?"
+    call = replace(passage("xi-japarov", "en", "Xi Jinping spoke with Sadyr Japarov."),
+                   countries=("CN", "KG"))
+    swiss = replace(passage("ch-kg", "en", "The Swiss President received the President of "
+                            "Kyrgyzstan."), countries=("CH", "KG"))
+    assert evidence_problem(question, retrieval(question, call, swiss), settings) == (
+        "no readout found is about all the people and countries the question names"
+    )
+    visit = replace(passage("ch-japarov", "en", "Sadyr Japarov was received in Bern."),
+                    countries=("CH", "KG"))
+    assert evidence_problem(question, retrieval(question, visit, call), settings) is None
