@@ -510,6 +510,8 @@ class ReadoutStore:
         for collection in sources:
             for got in self._pages(collection.get, include=["metadatas"]):
                 doc_ids = sorted({m["doc_id"] for m in got["metadatas"]})
+                if not doc_ids:
+                    continue
                 docs = self._docs.get(ids=doc_ids, include=["metadatas", "documents"])
                 texts = {
                     i: (m.get("hash"), d)
