@@ -85,3 +85,12 @@ def test_real_readouts_chunk_exactly(language: str) -> None:
         assert chunks
         assert all(record["text"][c.start : c.end] == c.text for c in chunks)
         assert all(len(c.text) <= 700 for c in chunks)
+
+
+def test_a_long_word_before_a_stop_is_no_abbreviation() -> None:
+    # Only the last few characters before a stop are looked at: a word longer than that
+    # window must not pass for an initial or an abbreviation because it was cut.
+    word = "supercalifragilisticexpialidociousMr"
+    assert _sentences(f"It was {word}. Then it ended.") == [f"It was {word}.", "Then it ended."]
+    assert _sentences("Talks with Mr. Biden. Then it ended.") == [
+        "Talks with Mr. Biden.", "Then it ended."]
