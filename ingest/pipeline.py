@@ -20,6 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,33 @@ def _groups(items: Iterable[WriteItem]) -> Iterator[list[WriteItem]]:
         yield group
 
 
+def _write_behind(
+    store: ReadoutStore,
+    groups: Iterable[list[WriteItem]],
+    on_written: Callable[[list[WriteItem]], None],
+) -> None:
+    """Write each group in a writer thread while the next one is being embedded.
+
+    Chroma's writes then cost little wall time beside the embedder. At most one group is
+    in flight and groups are written in order, each through the whole crash-safe protocol,
+    so a kill leaves exactly what a sequential run would; a write error stops the run at
+    the next group.
+    """
+
+    def write(group: list[WriteItem]) -> None:
+        store.write_readouts(group)
+        on_written(group)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="readouts-writer") as writer:
+        pending: Future[None] | None = None
+        for group in groups:
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(write, group)
+        if pending is not None:
+            pending.result()
+
+
 def ingest_paths(
     store: ReadoutStore,
     paths: Sequence[Path],
@@ -266,9 +294,8 @@ def ingest_paths(
     counter = _Counter(progress, plan.chunks)
     batch = store.settings.embed_batch_size
     with store.stamp_every(STAMP_EVERY_S):
-        for group in _groups(_embedded(plan.todo, store.embeddings, batch, counter.advance)):
-            store.write_readouts(group)
-            report.record_writes(group, stored)
+        embedded = _embedded(plan.todo, store.embeddings, batch, counter.advance)
+        _write_behind(store, _groups(embedded), lambda group: report.record_writes(group, stored))
         if prune:
             report.removed = _prune(store, stored, paths, shard, plan.seen, plan.failed_paths)
     report.seconds = time.perf_counter() - started

@@ -253,8 +253,12 @@ _WORD_AFTER = re.compile(r"[ \t]+(\S+)")
 _REVERSIBLE_SUFFIX = re.compile(r"(?:\b(?:of|of the|de|du|de la|des)|d['’])$", re.IGNORECASE)
 
 
+_CJK_CHAR = re.compile("[\u2e80-\u9fff\uf900-\ufaff]")
+
+
 def _is_cjk(form: str) -> bool:
-    return any("\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in form)
+    """Whether ``form`` holds a CJK character (a regex: whole readouts go through this)."""
+    return _CJK_CHAR.search(form) is not None
 
 
 def _forms_of(name: str) -> Iterator[str]:

@@ -18,15 +18,18 @@ _CJK_STOP = "。！？"
 _BOUNDARY = re.compile(r"[.!?。！？…]+(?:[\s\u00a0\u202f]?»|[\"”’')\]）」』])*")
 _NEXT_STARTS_SENTENCE = re.compile(r"\s+(?=[«\"“‘'(\[]?\s?[A-ZÀ-ÖØ-Þ0-9\u4e00-\u9fff])")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+_WORD_CHAR = re.compile(r"[\w.]")
+WORD_WINDOW = 16  # characters looked at before a stop: longer than any abbreviation
 
 
 def _is_abbreviation(text: str, stop_at: int) -> bool:
     """True when the '.' at ``stop_at`` closes an abbreviation or an initial."""
     if text[stop_at] != ".":
         return False
-    match = _WORD_BEFORE.search(text, 0, stop_at)
-    if not match:
-        return False
+    window = max(0, stop_at - WORD_WINDOW)  # searching from 0 made chunking quadratic
+    match = _WORD_BEFORE.search(text, window, stop_at)
+    if not match or (match.start() == window and window and _WORD_CHAR.match(text, window - 1)):
+        return False  # no word, or one longer than any abbreviation
     word = match.group(1).lower().strip(".")
     return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 

@@ -52,6 +52,7 @@ REPAIR_GRACE_S = 600.0  # server mode: a dirty mark younger than this may be a l
 PROBE_TEXT = "Readouts probe: Xi Jinping spoke with Sadyr Japarov on 22 February 2021."
 PROBE_DIMS = 8  # leading dimensions of the probe vector kept in the collection metadata
 PROBE_TOLERANCE = 0.01  # thread counts and CPUs move floats a little, another model a lot
+FILTER_KEYS = frozenset({"doc_id", "hash", "date_int", "source"})  # and the c_XX countries
 _DUMMY = [1.0]  # docs/state records carry no meaningful vector
 _PENDING = "pending-"  # state ids of writers whose commits are not yet stamped
 
@@ -714,7 +715,7 @@ class ReadoutStore:
         for language, rows in by_language.items():
             self._lang(language).upsert(
                 ids=[ids[i] for i in rows], embeddings=[list(vectors[i]) for i in rows],
-                metadatas=[metas[i] for i in rows],
+                metadatas=[_filter_meta(metas[i]) for i in rows],
             )
 
     def _fill_languages(self) -> None:
@@ -861,6 +862,13 @@ def _chunk_meta(readout: Readout, chunk: Chunk, content_hash: str) -> dict[str, 
     )
     meta.update({f"c_{code}": True for code in readout.countries})
     return meta
+
+
+def _filter_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a language collection keeps of a chunk's metadata: the keys that filters
+    (``where_clause``, ``matches``) and deletions read. Every stored key costs Chroma an
+    indexed row per chunk; passages are read from the chunks collection."""
+    return {k: v for k, v in meta.items() if k in FILTER_KEYS or k.startswith("c_")}
 
 
 def _doc_meta(readout: Readout, content_hash: str, n_chunks: int, dirty: bool) -> dict[str, Any]:

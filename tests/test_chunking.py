@@ -6,7 +6,7 @@ import pytest
 
 from ingest.chunking import chunk_readout
 from rag.schema import Readout
-from rag.sentences import sentence_spans
+from rag.sentences import paragraph_spans, sentence_spans
 from tests.conftest import corpus_records
 
 
@@ -85,3 +85,28 @@ def test_real_readouts_chunk_exactly(language: str) -> None:
         assert chunks
         assert all(record["text"][c.start : c.end] == c.text for c in chunks)
         assert all(len(c.text) <= 700 for c in chunks)
+
+
+def test_a_long_word_before_a_stop_is_no_abbreviation() -> None:
+    # Only the last few characters before a stop are looked at: a word longer than that
+    # window must not pass for an initial or an abbreviation because it was cut.
+    word = "supercalifragilisticexpialidociousMr"
+    assert _sentences(f"It was {word}. Then it ended.") == [f"It was {word}.", "Then it ended."]
+    assert _sentences("Talks with Mr. Biden. Then it ended.") == [
+        "Talks with Mr. Biden.", "Then it ended."]
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "zh"])
+def test_real_readouts_are_packed_whole_sentences(language: str) -> None:
+    # Consecutive paragraphs share a chunk while they fit: two neighbours never would have
+    # fitted together, so a readout has as few chunks (and embedded headers) as the bound
+    # allows; and no chunk starts or ends inside a sentence.
+    for record in corpus_records(language, limit=80):
+        text = record["text"]
+        readout = Readout(doc_id=record["id"], text=text, title=record["title"])
+        chunks = chunk_readout(readout, 700)
+        sentences = [s for a, b in paragraph_spans(text) for s in sentence_spans(text, a, b)]
+        starts, ends = {a for a, _ in sentences}, {b for _, b in sentences}
+        for chunk, after in zip(chunks, chunks[1:], strict=False):
+            assert after.end - chunk.start > 700
+        assert all(c.start in starts and c.end in ends for c in chunks)
