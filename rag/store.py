@@ -52,7 +52,7 @@ REPAIR_GRACE_S = 600.0  # server mode: a dirty mark younger than this may be a l
 PROBE_TEXT = "Readouts probe: Xi Jinping spoke with Sadyr Japarov on 22 February 2021."
 PROBE_DIMS = 8  # leading dimensions of the probe vector kept in the collection metadata
 PROBE_TOLERANCE = 0.01  # thread counts and CPUs move floats a little, another model a lot
-FILTER_KEYS = frozenset({"doc_id", "hash", "date_int", "source"})  # and the c_XX countries
+LANG_COPY_KEYS = frozenset({"doc_id", "hash", "date_int", "source", "language", "start", "end"})
 _DUMMY = [1.0]  # docs/state records carry no meaningful vector
 _PENDING = "pending-"  # state ids of writers whose commits are not yet stamped
 
@@ -503,7 +503,8 @@ class ReadoutStore:
         return out
 
     def iter_chunks(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """Every committed chunk as (chunk_id, exact text, metadata), page by page.
+        """Every committed chunk as (chunk_id, exact text, its readout's metadata updated with
+        its own), page by page.
 
         Read from the language collections' metadata and the readout texts: reading the
         chunks collection would load its whole vector index too (+1.2 GB at 470k chunks)."""
@@ -514,15 +515,13 @@ class ReadoutStore:
                 if not doc_ids:
                     continue
                 docs = self._docs.get(ids=doc_ids, include=["metadatas", "documents"])
-                texts = {
-                    i: (m.get("hash"), d)
-                    for i, m, d in zip(docs["ids"], docs["metadatas"], docs["documents"],
-                                       strict=True)
-                }
+                readouts = dict(zip(docs["ids"], zip(docs["metadatas"], docs["documents"],
+                                                     strict=True), strict=True))
                 for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
-                    committed, text = texts.get(meta["doc_id"], (None, ""))
-                    if committed and committed == meta["hash"]:
-                        yield cid, text[int(meta["start"]) : int(meta["end"])], meta
+                    readout, text = readouts.get(meta["doc_id"], ({}, ""))
+                    if readout.get("hash") and readout["hash"] == meta["hash"]:
+                        span = text[int(meta["start"]) : int(meta["end"])]
+                        yield cid, span, {**readout, **meta}
 
     def _pages(self, get: Callable[..., Any], **query: Any) -> Iterator[dict[str, Any]]:
         """Pages of a Chroma ``get``; a generator cannot use ``_chroma_call``, so it maps
@@ -866,9 +865,10 @@ def _chunk_meta(readout: Readout, chunk: Chunk, content_hash: str) -> dict[str, 
 
 def _filter_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """What a language collection keeps of a chunk's metadata: the keys that filters
-    (``where_clause``, ``matches``) and deletions read. Every stored key costs Chroma an
-    indexed row per chunk; passages are read from the chunks collection."""
-    return {k: v for k, v in meta.items() if k in FILTER_KEYS or k.startswith("c_")}
+    (``where_clause``, ``matches``) and deletions read, and the chunk's span in its readout
+    (questions cut passages from the readout text). Every stored key costs Chroma an indexed
+    row per chunk; the readout's own fields come from the docs collection."""
+    return {k: v for k, v in meta.items() if k in LANG_COPY_KEYS or k.startswith("c_")}
 
 
 def _doc_meta(readout: Readout, content_hash: str, n_chunks: int, dirty: bool) -> dict[str, Any]:
