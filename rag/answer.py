@@ -63,12 +63,13 @@ def evidence_problem(question: str, retrieval: Retrieval, settings: Settings) ->
     if retrieval.best_dense < settings.refusal_threshold - _named_slack(retrieval):
         return "no passage is close enough to the question"
     window = facts.date_filters(Filters())
-    if window.since and not _matching_readout(retrieval, window):
+    matched = _matching_readout(retrieval, window)
+    if window.since and not matched:
         return f"no readout between {facts.since} and {facts.until} matches the question"
     missing = missing_names(retrieval)
     if missing:
         return f"the readouts found do not mention {', '.join(missing)}"
-    if not _matching_readout(retrieval, window):
+    if not matched:
         return "no readout found is about all the people and countries the question names"
     return None
 

@@ -131,11 +131,15 @@ class LexicalIndex:
         self.store = store
         self.cache_dir = cache_dir / f"lexical-{store.prefix}"
         self._snap = _EMPTY
-        self._built = False
         self._build_s = 0.0  # duration of the last build
         self._next_build = 0.0  # monotonic time before which no background build starts
         self._builder: threading.Thread | None = None
         self._lock = threading.Lock()
+
+    @property
+    def _built(self) -> bool:
+        """True once a build or a cached index has been swapped in (even of an empty store)."""
+        return self._snap is not _EMPTY
 
     @property
     def generation(self) -> str:
@@ -165,7 +169,7 @@ class LexicalIndex:
                 return False
             loaded = self._load(current)
             if loaded is not None:
-                self._snap, self._built = loaded, True
+                self._snap = loaded
                 return True
             if self._built and self._build_s > INLINE_BUILD_S:
                 self._build_in_background()
@@ -195,13 +199,12 @@ class LexicalIndex:
             builder.join(timeout)
 
     def language_counts(self) -> dict[str, int]:
-        """Chunks per language, most frequent first."""
-        self.sync()
+        """Chunks per language, most frequent first (as of the last ``sync``)."""
         return self._snap.rows.language_counts
 
     def matching_ids(self, filters: Filters) -> list[str] | None:
-        """Ids of the chunks that pass ``filters``; None when nothing is filtered."""
-        self.sync()
+        """Ids of the chunks that pass ``filters`` (as of the last ``sync``); None when
+        nothing is filtered."""
         rows = self._snap.rows
         mask = rows.mask(filters)
         if mask is None:
@@ -209,8 +212,8 @@ class LexicalIndex:
         return [rows.chunk_ids[i] for i in np.flatnonzero(mask).tolist()]
 
     def search(self, question: str, k: int, filters: Filters) -> list[LexicalHit]:
-        """The best k chunks by BM25, best first; empty if no term matches."""
-        self.sync()
+        """The best k chunks by BM25 (as of the last ``sync``), best first; empty if no term
+        matches."""
         snap = self._snap
         query = tokens(question)
         if not query or snap.bm25 is None or not snap.rows.chunk_ids:
@@ -267,7 +270,7 @@ class LexicalIndex:
             bm25.index(corpus, show_progress=False)
         snap = _Snapshot(generation, bm25 if corpus else None, rows,
                          self.store.language_centroids())
-        self._snap, self._built = snap, True
+        self._snap = snap
         self._build_s = time.monotonic() - started
         self._next_build = time.monotonic() + REBUILD_GAP * self._build_s
         self._save(snap)

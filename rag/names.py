@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.tokenize import strip_accents
+
 GAZETTEER_PATH = Path(__file__).resolve().with_name("names.tsv")
-
-
-def strip_accents(text: str) -> str:
-    """``text`` without diacritics, case kept: "Pékin" -> "Pekin", "Vučić" -> "Vucic"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _latin_pattern(forms: tuple[str, ...]) -> re.Pattern[str]:

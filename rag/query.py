@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rag.metadata import find_countries
-from rag.names import KnownName, gazetteer, strip_accents
+from rag.names import KnownName, gazetteer
 from rag.schema import Filters
-from rag.tokenize import fold
+from rag.tokenize import fold, strip_accents
 
 DATE_SLACK_DAYS = 3
 Order = Literal["earliest", "latest"]

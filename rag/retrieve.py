@@ -69,6 +69,7 @@ class Retriever:
     ) -> Retrieval:
         """The ``k`` best passages for ``question``; ``mode`` is hybrid, dense or lexical."""
         k = k or self.settings.top_k
+        self.lexical.sync()  # once per question: each check reads the store's stamp
         facts = analyse(question)
         narrowed = facts.date_filters(filters)
         vector = self.store.embeddings.embed_query(question)

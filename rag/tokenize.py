@@ -24,10 +24,15 @@ STOPWORDS = frozenset(
 )
 
 
+def strip_accents(text: str) -> str:
+    """``text`` without diacritics, case kept: "Pékin" -> "Pekin", "Vučić" -> "Vucic"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def fold(word: str) -> str:
     """Lower-case and strip accents, so "Sécurité" and "securite" match."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return strip_accents(word.lower())
 
 
 def _cjk_grams(run: str) -> list[str]:

@@ -13,8 +13,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ingest.chunking import chunk_readout
+from rag.assistant import Assistant, build_assistant
 from rag.config import Settings
 from rag.lexical import LexicalIndex
+from rag.schema import Readout
 from rag.store import ReadoutStore
 from tests.fakes import HashingEmbeddings
 
@@ -195,3 +198,12 @@ class SlowHashing(HashingEmbeddings):
     def _embed_passages(self, texts: list[str]) -> Any:
         time.sleep(self.pause)
         return super()._embed_passages(texts)
+
+
+def assistant_over(store: ReadoutStore, settings: Settings, readouts: list[Readout]) -> Assistant:
+    """An assistant on ``store`` holding ``readouts``, refusal threshold off: the fake
+    embedder has no calibrated scale."""
+    for readout in readouts:
+        store.write_readout(readout, chunk_readout(readout, 700))
+    settings.refusal_threshold = -1.0
+    return build_assistant(settings, store)

@@ -7,10 +7,11 @@ import threading
 import pytest
 
 from ingest.chunking import chunk_readout
-from rag.assistant import Turn, build_assistant
+from rag.assistant import Turn
 from rag.errors import ReadoutsError
 from rag.query import analyse, date_range, is_follow_up
 from rag.schema import Filters, Readout
+from tests.support import assistant_over
 
 READOUTS = [
     Readout(
@@ -45,10 +46,7 @@ READOUTS = [
 
 @pytest.fixture
 def assistant(fake_store, settings):
-    for r in READOUTS:
-        fake_store.write_readout(r, chunk_readout(r, 700))
-    settings.refusal_threshold = -1.0  # the fake embedder has no calibrated scale
-    return build_assistant(settings, fake_store)
+    return assistant_over(fake_store, settings, READOUTS)
 
 
 def test_answer_cites_the_exact_sentence(assistant) -> None:
@@ -125,6 +123,7 @@ def test_a_slow_index_answers_while_it_rebuilds_in_the_background(
     monkeypatch.setattr(rag.lexical, "INLINE_BUILD_S", -1.0)  # every build counts as slow
     monkeypatch.setattr(rag.lexical, "REBUILD_GAP", 0.0)
     lexical = assistant.lexical
+    lexical.sync()
     assert lexical.search("Japarov", 3, Filters())  # the first build is inline all the same
     new = Readout(doc_id="macron-xi", title="Macron Xi call", date="2021-04-16",
                   language="en", source="Elysée", text="Macron and Xi discussed the Kunming "
@@ -139,6 +138,7 @@ def test_a_slow_index_answers_while_it_rebuilds_in_the_background(
 
     monkeypatch.setattr(fake_store, "iter_chunks", held_chunks)
     before = lexical.generation
+    lexical.sync()  # starts the rebuild and returns at once
     assert lexical.search("Kunming", 5, Filters()) == []  # not indexed yet: no waiting
     assert lexical.search("Japarov", 5, Filters())  # the previous index still answers
     assert lexical.generation == before
@@ -204,10 +204,7 @@ def test_first_and_last_pick_the_earliest_and_latest_call(fake_store, settings) 
                 text="President Biden spoke with President Putin of Russia about Ukraine.")
         for date in ("2021-01-26", "2021-12-30", "2022-02-12")
     ]
-    for r in calls:
-        fake_store.write_readout(r, chunk_readout(r, 700))
-    settings.refusal_threshold = -1.0
-    assistant = build_assistant(settings, fake_store)
+    assistant = assistant_over(fake_store, settings, calls)
     latest = assistant.retrieve("When did Biden last speak with Putin?")
     assert latest.passages[0].doc_id == "biden-putin-2022-02-12"
     earliest = assistant.retrieve("What did Biden tell Putin in their first call?")

@@ -7,13 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from ingest.chunking import chunk_readout
 from rag.answer import NAMED_SLACK, evidence_problem, missing_names
-from rag.assistant import build_assistant
 from rag.names import gazetteer
 from rag.query import analyse
 from rag.retrieve import Retrieval
 from rag.schema import Passage, Readout
+from tests.support import assistant_over
 
 
 def passage(doc_id: str, language: str, text: str, title: str = "") -> Passage:
@@ -85,10 +84,7 @@ CHINESE_READOUTS = [
 
 @pytest.fixture
 def assistant(fake_store, settings):
-    for r in CHINESE_READOUTS:
-        fake_store.write_readout(r, chunk_readout(r, 700))
-    settings.refusal_threshold = -1.0  # the fake embedder has no calibrated scale
-    return build_assistant(settings, fake_store)
+    return assistant_over(fake_store, settings, CHINESE_READOUTS)
 
 
 def test_an_english_question_naming_scholz_cites_the_chinese_passage(assistant) -> None:

@@ -80,7 +80,9 @@ def test_search_among_the_lexical_index_ids_equals_chromas_filter(
     filter: the same passages must come back."""
     _put(fake_store, KG, EG, US)
     vector = fake_store.embeddings.embed_query("Xi Jinping")
-    ids = LexicalIndex(fake_store, settings.store_dir).matching_ids(filters)
+    lexical = LexicalIndex(fake_store, settings.store_dir)
+    lexical.sync()
+    ids = lexical.matching_ids(filters)
     by_ids = fake_store.dense_vectors(vector, 20, filters, within=ids)
     by_filter = fake_store.dense_vectors(vector, 20, filters)
     assert [p.chunk_id for p, _ in by_ids] == [p.chunk_id for p, _ in by_filter]
