@@ -76,10 +76,11 @@ def evidence_problem(question: str, retrieval: Retrieval, settings: Settings) ->
 
 def _matching_readout(retrieval: Retrieval, window: Filters) -> bool:
     """True when a retrieved readout (dated in ``window``, if it has dates) names, in its
-    retrieved passages, every known name of the question and mentions one of its countries
+    retrieved passages, every person the question names and mentions one of its countries
     if it names any (a question's "countries" include topics such as Hong Kong): "Xi's 2023
     visit to Switzerland" is answered neither by a 2023 Swiss readout that never names Xi nor
-    by a 2023 Biden-Xi readout, "Japarov's visit to Switzerland" not by a Xi-Japarov call."""
+    by a 2023 Biden-Xi readout, "Japarov's visit to Switzerland" not by a Xi-Japarov call.
+    Places need not be named: the readout of Scholz's visit to Beijing may never say where."""
     facts = retrieval.facts
     wanted = {c.upper() for c in facts.countries}
     texts: dict[str, str] = {}
@@ -89,20 +90,23 @@ def _matching_readout(retrieval: Retrieval, window: Filters) -> bool:
         )
         if in_window and (not wanted or wanted & set(p.countries)):
             texts[p.doc_id] = f"{texts.get(p.doc_id, '')} {p.title} {p.text}"
-    return any(all(k.in_text(text) for k in facts.known) for text in texts.values())
+    return any(all(k.in_text(text) for k in facts.people) for text in texts.values())
 
 
 def _named_slack(retrieval: Retrieval) -> float:
     """How much below the threshold the best score may be when the best passage names
-    every person and place of the question, two or more: cross-lingual answers score low
-    (an English question on a CCTV readout) but such a passage is evidence of its own."""
+    every person and place of the question, two or more, or comes from a readout naming
+    every person and country it asks about: cross-lingual answers score low (an English
+    question on a CCTV readout, a French one on "Kirghizistan" and "Taïwan" in the French
+    seed readout) but such a passage is evidence of its own."""
     known = retrieval.facts.known
     best = retrieval.passages[0]
-    if len(known) < MIN_NAMES_FOR_SLACK or not all(
-        k.in_text(f"{best.title} {best.text}") for k in known
+    if best.doc_id in retrieval.naming_all or (
+        len(known) >= MIN_NAMES_FOR_SLACK
+        and all(k.in_text(f"{best.title} {best.text}") for k in known)
     ):
-        return 0.0
-    return NAMED_SLACK
+        return NAMED_SLACK
+    return 0.0
 
 
 def _skeleton(word: str) -> str:
@@ -140,6 +144,8 @@ def missing_names(retrieval: Retrieval) -> list[str]:
     missing = []
     for name in retrieval.facts.names:
         known = [k for k in retrieval.facts.known if k.covers(name)]
+        if any(k.place for k in known):
+            continue  # the readout of a visit to Beijing need not say where it was
         if known:
             present = any(k.in_text(blob) for k in known) or (
                 _skeleton(name.split()[-1]) in skeletons

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -210,6 +211,43 @@ class LexicalIndex:
         if mask is None:
             return None
         return [rows.chunk_ids[i] for i in np.flatnonzero(mask).tolist()]
+
+    def readouts_naming(
+        self, names: Sequence[Sequence[str]], countries: Sequence[str] = ()
+    ) -> list[str]:
+        """The readouts (doc ids, as of the last ``sync``) that name every one of ``names``,
+        each given by its forms in any script ("Scholz", "朔尔茨"), in their title or text,
+        and mention every one of ``countries`` (alpha-2 codes).
+
+        Read from the index's postings: a form is found where all its tokens are (a Chinese
+        name's bigrams, a Latin name's words), which costs a few array intersections however
+        large the store."""
+        snap = self._snap
+        if snap.bm25 is None:
+            return []
+        postings = snap.bm25.scores
+        vocab = snap.bm25.vocab_dict
+        doc_codes = snap.rows.doc_ids.codes
+        found: np.ndarray | None = None
+        for code in countries:
+            mentions = snap.rows.countries.get(code.upper(), np.empty(0, dtype=np.int64))
+            docs = np.unique(doc_codes[mentions])
+            found = docs if found is None else np.intersect1d(found, docs)
+        for forms in names:
+            rows: list[np.ndarray] = []
+            for form in forms:
+                ids = [vocab.get(word) for word in tokens(form)]
+                if not ids or None in ids:
+                    continue
+                where = [postings["indices"][postings["indptr"][i] : postings["indptr"][i + 1]]
+                         for i in ids]
+                rows.append(functools.reduce(np.intersect1d, where))
+            docs = np.unique(doc_codes[np.concatenate(rows)]) if rows else np.empty(0, np.int32)
+            found = docs if found is None else np.intersect1d(found, docs)
+        if found is None or not found.size:
+            return []
+        names_of = snap.rows.doc_ids.names
+        return [names_of[code] for code in found.tolist()]
 
     def search(self, question: str, k: int, filters: Filters) -> list[LexicalHit]:
         """The best k chunks by BM25 (as of the last ``sync``), best first; empty if no term

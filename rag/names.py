@@ -31,6 +31,7 @@ class KnownName:
 
     latin: tuple[str, ...]
     chinese: tuple[str, ...]
+    place: bool = False  # a city: a readout of a visit there need not name it
 
     @property
     def label(self) -> str:
@@ -81,15 +82,18 @@ class Gazetteer:
 
 
 def parse(lines: list[str]) -> tuple[KnownName, ...]:
-    """Entries of a gazetteer file: ``latin|forms<TAB>chinese|forms``, ``#`` comments."""
+    """Entries of a gazetteer file: ``latin|forms<TAB>chinese|forms[<TAB>place]``, ``#``
+    comments."""
     entries = []
     for line in lines:
         if not line.strip() or line.startswith("#"):
             continue
-        latin, _, chinese = line.rstrip("\n").partition("\t")
+        latin, _, rest = line.rstrip("\n").partition("\t")
+        chinese, _, kind = rest.partition("\t")
         entries.append(KnownName(
             tuple(strip_accents(f.strip()) for f in latin.split("|") if f.strip()),
             tuple(f.strip() for f in chinese.split("|") if f.strip()),
+            place=kind.strip() == "place",
         ))
     return tuple(entries)
 

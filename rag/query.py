@@ -77,6 +77,11 @@ class QuestionFacts:
     names: tuple[str, ...] = ()  # proper names past the first word, folded ("tibet", "putin")
     known: tuple[KnownName, ...] = ()  # people and places of the gazetteer, in every form
 
+    @property
+    def people(self) -> tuple[KnownName, ...]:
+        """The known names that are people: who met whom."""
+        return tuple(k for k in self.known if not k.place)
+
     def other_forms(self, question: str) -> list[str]:
         """Forms of the question's known names that it does not use itself ("朔尔茨" for a
         question naming Scholz): added to the lexical query to reach other scripts."""

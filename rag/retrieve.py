@@ -27,6 +27,8 @@ NAME_BOOST = 0.08  # times the share of the question's known names the readout n
 FOLLOW_UP_BOOST = 0.05
 ORDER_BOOST = 0.03  # the earliest or latest readout naming everyone, for "first"/"last"
 ID_FILTER_MAX = 20_000  # up to this many matching chunks, dense search gets their ids
+ALL_NAMED_BOOST = 0.1  # readouts naming every person and country the question names
+SCOPE_MAX_READOUTS = 500  # ... searched on their own when they are no more than this
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Retrieval:
     query_vector: tuple[float, ...]
     best_dense: float  # highest cosine among dense candidates, 0 if none
     date_narrowed: bool  # the question's own dates restricted the search
+    naming_all: frozenset[str] = frozenset()  # readouts naming every person and country asked
 
 
 @functools.cache
@@ -73,11 +76,14 @@ class Retriever:
         facts = analyse(question)
         narrowed = facts.date_filters(filters)
         vector = self.store.embeddings.embed_query(question)
-        passages, best = self._fused(question, vector, narrowed, facts, prefer_docs, mode)
+        passages, best, everyone = self._fused(question, vector, narrowed, facts, prefer_docs,
+                                               mode)
         date_narrowed = narrowed is not filters
         if date_narrowed and not passages:  # the dates may be wrong: look without them
-            passages, best = self._fused(question, vector, filters, facts, prefer_docs, mode)
-        return Retrieval(tuple(passages[:k]), facts, tuple(vector), best, date_narrowed)
+            passages, best, everyone = self._fused(question, vector, filters, facts,
+                                                   prefer_docs, mode)
+        return Retrieval(tuple(passages[:k]), facts, tuple(vector), best, date_narrowed,
+                         frozenset(everyone))
 
     def _dense(self, vector: list[float], filters: Filters, n: int) -> list[Passage]:
         """Dense candidates per language, scored against language-centred passage vectors.
@@ -100,6 +106,21 @@ class Retriever:
             out += [self._centred(query, p, v, centroid)
                     for p, v in self.store.dense_vectors(vector, n, scoped, within)]
         return sorted(out, key=lambda p: p.score, reverse=True)[:n]
+
+    def _naming_everyone(self, facts: QuestionFacts, filters: Filters) -> set[str]:
+        """For a question naming two people or countries or more ("Starmer" and "Xi",
+        "Kyrgyzstan" and "Taiwan"): the readouts that name them all, people in any script,
+        when they are few enough to search on their own. An English question on a CCTV
+        readout scores its Chinese passages 0.1 below English readouts naming one of the two
+        (measured): without their own search they never reach the candidates. Dev set:
+        hit@5 0.866 -> 0.925, cross-lingual 0.800 -> 0.960."""
+        people = facts.people
+        if len(people) + len(facts.countries) < 2:
+            return set()
+        found = self.lexical.readouts_naming([k.forms for k in people], facts.countries)
+        if filters.doc_ids:
+            found = [d for d in found if d in filters.doc_ids]
+        return set(found) if len(found) <= SCOPE_MAX_READOUTS else set()
 
     def _filtered_ids(self, filters: Filters) -> list[str] | None:
         """The chunks a date, source or country filter keeps, from the lexical index's
@@ -150,7 +171,7 @@ class Retriever:
         facts: QuestionFacts,
         prefer_docs: Sequence[str],
         mode: str,
-    ) -> tuple[list[Passage], float]:
+    ) -> tuple[list[Passage], float, set[str]]:
         """Centred dense score plus a small share of normalised BM25, plus boosts.
 
         Score fusion, not rank fusion: on the dev set reciprocal rank fusion let BM25's
@@ -158,9 +179,20 @@ class Retriever:
         tried (hit@5 0.75-0.79 against 0.81 for dense alone).
         """
         n = self.settings.candidates
-        dense = self._dense(vector, filters, n) if mode != "lexical" else []
         terms = " ".join([question, *facts.other_forms(question)])
-        lexical = self.lexical.search(terms, n, filters) if mode != "dense" else []
+        scopes = [filters]
+        everyone = self._naming_everyone(facts, filters)
+        if everyone:
+            scopes.append(replace(filters, doc_ids=tuple(everyone)))
+        dense: list[Passage] = []
+        lexical: list[LexicalHit] = []
+        for scope in scopes:  # the readouts naming everyone get candidates of their own
+            if mode != "lexical":
+                dense += self._dense(vector, scope, n)
+            if mode != "dense":
+                lexical += self.lexical.search(terms, n, scope)
+        dense = list({p.chunk_id: p for p in dense}.values())
+        lexical = sorted({h.chunk_id: h for h in lexical}.values(), key=lambda h: -h.score)
         by_id = {p.chunk_id: p for p in dense}
         missing = [h for h in lexical if h.chunk_id not in by_id]
         found = self._rescored(np.asarray(vector, dtype=np.float32), missing)
@@ -183,6 +215,8 @@ class Retriever:
             if facts.known:
                 named = len(readout_names.get(p.doc_id, ()))
                 scores[cid] += NAME_BOOST * named / len(facts.known)  # any script: 朔尔茨
+            if p.doc_id in everyone:
+                scores[cid] += ALL_NAMED_BOOST  # who met whom: a readout naming them all
             if p.doc_id in prefer_docs:
                 scores[cid] += FOLLOW_UP_BOOST  # follow-ups stay on the readout discussed
         picked = chronological_pick(candidates, facts, readout_names)
@@ -191,7 +225,7 @@ class Retriever:
                 scores[cid] += ORDER_BOOST
         ranked = sorted(scores, key=lambda c: scores[c], reverse=True)
         best = max((p.score for p in dense), default=0.0)
-        return [replace(by_id[c], score=scores[c]) for c in ranked], best
+        return [replace(by_id[c], score=scores[c]) for c in ranked], best, everyone
 
 
 def chronological_pick(
