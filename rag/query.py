@@ -37,6 +37,7 @@ _LIST_CUES = re.compile(
     r"|\bavec qui\b|\bqui a\b.*\b(appelé|rencontré|reçu)\b|哪些|哪几",
     re.IGNORECASE,
 )
+_WHEN = re.compile(r"^\W*(?:when|quand|on what date|à quelle date|何时|什么时候)\b", re.IGNORECASE)
 _TIME_WORDS = r"(?:week|month|year|night|time|summer|winter|spring|autumn|fall|semaine|mois|année)"
 _EARLIEST = re.compile(
     r"\b(?:first|earliest|(?-i:premi(?:er|ère)))\b(?! (?:ministers?|ministre|lady|secretary))",
@@ -74,6 +75,7 @@ class QuestionFacts:
     countries: tuple[str, ...] = ()
     wants_list: bool = False
     order: Order | None = None  # the question asks for the first or the last event
+    asks_when: bool = False  # "When did ...": readouts give the date in their opening
     names: tuple[str, ...] = ()  # proper names past the first word, folded ("tibet", "putin")
     known: tuple[KnownName, ...] = ()  # people and places of the gazetteer, in every form
 
@@ -138,6 +140,7 @@ def analyse(question: str) -> QuestionFacts:
         since=since, until=until, countries=find_countries(question),
         wants_list=bool(_LIST_CUES.search(question)), names=proper_names(question),
         known=gazetteer().find(question), order=chronological_order(question),
+        asks_when=bool(_WHEN.search(question)),
     )
 
 

@@ -25,8 +25,9 @@ REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 COUNTRY_BOOST = 0.01  # on a centred cosine scale where answers sit ~0.05 above the rest
 NAME_BOOST = 0.08  # times the share of the question's known names the readout names
 FOLLOW_UP_BOOST = 0.05
-ORDER_BOOST = 0.03  # the earliest or latest readout naming everyone, for "first"/"last"
+ORDER_BOOST = 0.06  # the earliest or latest readout naming everyone, for "first"/"last"
 ID_FILTER_MAX = 20_000  # up to this many matching chunks, dense search gets their ids
+OPENING_BOOST = 0.03  # a readout's opening passage, for "when" questions: it has the date
 ALL_NAMED_BOOST = 0.1  # readouts naming every person and country the question names
 SCOPE_MAX_READOUTS = 500  # ... searched on their own when they are no more than this
 
@@ -221,8 +222,11 @@ class Retriever:
                 scores[cid] += FOLLOW_UP_BOOST  # follow-ups stay on the readout discussed
         picked = chronological_pick(candidates, facts, readout_names)
         for cid in scores:
-            if by_id[cid].doc_id == picked:
+            p = by_id[cid]
+            if p.doc_id == picked:
                 scores[cid] += ORDER_BOOST
+            if facts.asks_when and p.start == 0 and (picked is None or p.doc_id == picked):
+                scores[cid] += OPENING_BOOST
         ranked = sorted(scores, key=lambda c: scores[c], reverse=True)
         best = max((p.score for p in dense), default=0.0)
         return [replace(by_id[c], score=scores[c]) for c in ranked], best, everyone
@@ -240,6 +244,17 @@ def chronological_pick(
     eligible = [doc for doc in dates if len(named.get(doc, ())) == len(facts.known)]
     if not eligible:
         return None
+    # The readout of the meeting itself names everyone in its title (White House) or at
+    # least in its opening (CCTV); a later readout naming Putin in passing (Biden's calls
+    # with Macron in 2022, with Zelenskyy in 2025) must not win "when did they last speak".
+    titles = {p.doc_id: p.title for p in candidates}
+    openings = {p.doc_id: f"{p.title} {p.text}" for p in candidates if p.start == 0}
+    for texts in (titles, openings):
+        about = [doc for doc in eligible
+                 if all(k.in_text(texts.get(doc, "")) for k in facts.known)]
+        if about:
+            eligible = about
+            break
     pick = min if facts.order == "earliest" else max
     return pick(eligible, key=lambda doc: dates[doc])
 

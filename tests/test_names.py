@@ -13,7 +13,7 @@ from rag.assistant import build_assistant
 from rag.embeddings import build_embeddings
 from rag.names import gazetteer
 from rag.query import analyse
-from rag.retrieve import Retrieval
+from rag.retrieve import Retrieval, chronological_pick, names_by_readout
 from rag.schema import Passage, Readout
 from rag.store import ReadoutStore
 from tests.conftest import corpus_records
@@ -202,3 +202,29 @@ def test_two_countries_favour_the_readout_mentioning_both(settings, tmp_path) ->
         assert answer.answered, question
         assert answer.citations[0].doc_id == "seed-xi-japarov-2021-02-22"
         assert "Taiwan" in answer.citations[0].quote
+
+
+def test_when_did_they_last_speak_picks_the_readout_of_their_call_not_a_later_mention() -> None:
+    call = replace(passage("wh-putin", "en", "President Biden spoke today with President "
+                           "Vladimir Putin of Russia about Ukraine.",
+                           title="Readout of President Biden's Call with President Putin"),
+                   date="2022-02-12")
+    later = replace(passage("wh-zelenskyy", "en", "President Biden spoke with President "
+                            "Zelenskyy about Putin's war.",
+                            title="Readout of President Biden's Call with President Zelenskyy"),
+                    date="2025-01-10")
+    facts = analyse("When did Biden last speak with Putin?")
+    assert facts.order == "latest"
+    assert facts.asks_when
+    candidates = [call, later]
+    assert chronological_pick(candidates, facts, names_by_readout(candidates, facts)) == "wh-putin"
+    # CCTV titles name Xi only: the opening passage, which names both, counts
+    opening = replace(passage("cctv-trump", "zh", "1月17日晚，习近平同美国当选总统特朗普通电话。",
+                              title="习近平同美国当选总统通电话"), date="2025-01-18")
+    mention = replace(passage("cctv-later", "zh", "习近平会见外宾。", title="习近平会见外宾"),
+                      date="2025-03-01")
+    passing = replace(mention, chunk_id="cctv-later#1", start=400, text="特朗普政府加征关税。")
+    facts = analyse("When did Xi Jinping last speak with Donald Trump?")
+    candidates = [opening, mention, passing]
+    assert chronological_pick(candidates, facts, names_by_readout(candidates, facts)) == (
+        "cctv-trump")
