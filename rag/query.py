@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from rag.metadata import find_countries
@@ -91,17 +91,23 @@ class QuestionFacts:
         return [form for name in self.known for form in name.forms if form not in plain]
 
     def date_filters(self, base: Filters) -> Filters:
-        """``base`` narrowed to the question's dates, unless the user already set dates.
+        """``base`` narrowed to the question's dates, where they fall inside the dates the
+        user set ("their call of February 9, 2022" with February 2022 set keeps the 9th);
+        ``base`` itself when the question names no dates or none inside the user's.
 
         The range is widened by ``DATE_SLACK_DAYS``: a readout's date is sometimes the day it
         was published, a day or three after the call.
         """
-        if base.since or base.until or not (self.since and self.until):
+        if not (self.since and self.until):
             return base
-        since = dt.date.fromisoformat(self.since) - dt.timedelta(days=DATE_SLACK_DAYS)
-        until = dt.date.fromisoformat(self.until) + dt.timedelta(days=DATE_SLACK_DAYS)
-        return Filters(since.isoformat(), until.isoformat(), base.languages, base.sources,
-                       base.countries, base.doc_ids)
+        since = (dt.date.fromisoformat(self.since)
+                 - dt.timedelta(days=DATE_SLACK_DAYS)).isoformat()
+        until = (dt.date.fromisoformat(self.until)
+                 + dt.timedelta(days=DATE_SLACK_DAYS)).isoformat()
+        since, until = max(since, base.since or since), min(until, base.until or until)
+        if since > until or (since, until) == (base.since, base.until):
+            return base
+        return replace(base, since=since, until=until)
 
 
 def _range(year: int, month: int | None, day: int | None) -> tuple[str, str]:

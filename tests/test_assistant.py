@@ -80,6 +80,18 @@ def test_a_date_in_the_question_narrows_retrieval(assistant) -> None:
     assert {p.doc_id for p in got.passages} == {"cassis-wang"}
 
 
+def test_a_day_in_the_question_narrows_the_month_the_user_set() -> None:
+    facts = analyse("What did Biden and Macron say in their call of February 9, 2022?")
+    month = Filters(since="2022-02-01", until="2022-02-28", languages=("en",))
+    assert facts.date_filters(month) == Filters("2022-02-06", "2022-02-12", ("en",))
+    assert facts.date_filters(Filters(since="2022-02-11")) == Filters("2022-02-11",
+                                                                      "2022-02-12")
+    # dates outside the user's own are left to the user
+    march = Filters(since="2022-03-01", until="2022-03-31")
+    assert facts.date_filters(march) is march
+    assert analyse("Taiwan").date_filters(month) is month
+
+
 def test_no_readout_in_the_asked_period_is_a_refusal(assistant) -> None:
     answer = assistant.ask("What did Xi and Japarov say about Taiwan in 2023?")
     assert not answer.answered
