@@ -247,14 +247,7 @@ def chronological_pick(
     # The readout of the meeting itself names everyone in its title (White House) or at
     # least in its opening (CCTV); a later readout naming Putin in passing (Biden's calls
     # with Macron in 2022, with Zelenskyy in 2025) must not win "when did they last speak".
-    titles = {p.doc_id: p.title for p in candidates}
-    openings = {p.doc_id: f"{p.title} {p.text}" for p in candidates if p.start == 0}
-    for texts in (titles, openings):
-        about = [doc for doc in eligible
-                 if all(k.in_text(texts.get(doc, "")) for k in facts.known)]
-        if about:
-            eligible = about
-            break
+    eligible = readouts_about(candidates, facts.known, eligible) or eligible
     pick = min if facts.order == "earliest" else max
     return pick(eligible, key=lambda doc: dates[doc])
 
@@ -267,3 +260,18 @@ def names_by_readout(candidates: list[Passage], facts: QuestionFacts) -> dict[st
         text = f"{p.title} {p.text}"
         named.setdefault(p.doc_id, set()).update(k for k in facts.known if k.in_text(text))
     return named
+
+
+def readouts_about(
+    candidates: list[Passage], names: Sequence[KnownName], among: Sequence[str]
+) -> list[str]:
+    """The candidate readouts (``among`` them) about a meeting of ``names``: those naming them
+    all in their title, or if none does, in their opening passage."""
+    docs = among
+    titles = {p.doc_id: p.title for p in candidates}
+    openings = {p.doc_id: f"{p.title} {p.text}" for p in candidates if p.start == 0}
+    for texts in (titles, openings):
+        about = [doc for doc in docs if all(k.in_text(texts.get(doc, "")) for k in names)]
+        if about:
+            return about
+    return []
