@@ -29,6 +29,10 @@ MAX_RANK = 0
 # may score NAMED_SLACK below the refusal threshold.
 MIN_NAMES_FOR_SLACK = 2
 NAMED_SLACK = 0.04
+# A question with at least MIN_TOPIC_WORDS subject words ("softwood lumber dispute") of which
+# no passage in its own language holds the first TOPIC_PREFIX letters is not answered there.
+MIN_TOPIC_WORDS = 2
+TOPIC_PREFIX = 5
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def evidence_problem(question: str, retrieval: Retrieval, settings: Settings) ->
     matched = _matching_readout(retrieval, window)
     if window.since and not matched:
         return f"no readout between {facts.since} and {facts.until} matches the question"
-    missing = missing_names(retrieval)
+    missing = missing_names(retrieval) or missing_topic(retrieval)
     if missing:
         return f"the readouts found do not mention {', '.join(missing)}"
     if not matched:
@@ -157,6 +161,28 @@ def missing_names(retrieval: Retrieval) -> list[str]:
         if not present:
             missing.append(name)
     return missing
+
+
+def missing_topic(retrieval: Retrieval) -> list[str]:
+    """The question's subject words when none of them is in the retrieved passages of its
+    own language, and the best passage is in that language; else nothing.
+
+    "What did Biden and Trudeau say about the softwood lumber dispute?" finds their calls,
+    which never mention lumber: the names alone do not make an answer. A passage in another
+    language says it in other words, and a question whose language is unclear, or with a
+    single subject word (often a paraphrase: "unhappy", "warn"), is not judged.
+    """
+    facts = retrieval.facts
+    passages = retrieval.passages
+    if len(facts.topics) < MIN_TOPIC_WORDS or not passages:
+        return []
+    if not facts.language or passages[0].language != facts.language:
+        return []
+    blob = " ".join(fold(f"{p.title} {p.text}") for p in passages
+                    if p.language == facts.language)
+    if any(word[:TOPIC_PREFIX] in blob for word in facts.topics):
+        return []
+    return list(facts.topics)
 
 
 def _sentences(question: str, retrieval: Retrieval) -> list[Sentence]:

@@ -11,7 +11,7 @@ from typing import Literal
 from rag.metadata import find_countries
 from rag.names import KnownName, gazetteer
 from rag.schema import Filters
-from rag.tokenize import fold, strip_accents
+from rag.tokenize import fold, strip_accents, tokens
 
 DATE_SLACK_DAYS = 3
 Order = Literal["earliest", "latest"]
@@ -55,6 +55,56 @@ _FOLLOW_UP = re.compile(
 )
 
 
+# Words of a question that say what kind of event it asks about, not its subject.
+EVENT_WORDS = frozenset(fold(w) for w in """
+    say said says tell told discuss discussed agree agreed meet met meeting meetings visit visited
+    visits call called calls speak spoke spoken talk talked talks raise raised bring brought
+    mention mentioned want wanted push ask asked thank thanked express expressed stated position
+    president presidents prime minister ministers premier chancellor leader leaders foreign
+    federal councillor secretary state official officials delegation counterpart counterparts
+    during when first last latest recent before after year years month phone video person
+    second become becoming side sides country countries government
+    dit dire dites parlé parler discuté discuter entretenu entretenus entretien entretiens
+    rencontre rencontré rencontrée rencontres visite visites appel appels appelé téléphone
+    président présidente ministre ministres conseiller conseillère fédéral fédérale chef état
+    premier première dirigeant dirigeants lors avant après année mois évoqué mentionné
+    mentionnée demandé exprimé sujet propos côté pays gouvernement homologue homologues
+    ont-elles ont-ils a-t-il a-t-elle se sont-ils sont-elles
+    """.split())
+_FRENCH = re.compile(r"(?i)\b(?:qu['’]|quel(?:le)?s?\b|les\b|des\b|du\b|est\b|ont\b|lors\b|"
+                     r"sur\b|avec\b|pour\b|à\b|au\b|aux\b)")
+_ENGLISH = re.compile(r"(?i)\b(?:what|which|when|who|how|did|does|do|the|with|about|in|of|on|"
+                      r"was|were|and)\b")
+
+
+def question_language(question: str) -> str | None:
+    """"en", "fr" or "zh" when the question's function words (or script) say so clearly;
+    None otherwise: checks that compare words across languages must then stay silent."""
+    if re.search(r"[\u4e00-\u9fff]", question):
+        return "zh"
+    french, english = len(_FRENCH.findall(question)), len(_ENGLISH.findall(question))
+    if french >= 2 and french > english:
+        return "fr"
+    if english >= 2 and english > french:
+        return "en"
+    return None
+
+
+def topic_words(question: str, facts_names: tuple[str, ...], known: tuple[KnownName, ...]
+                ) -> tuple[str, ...]:
+    """The words of a Latin-script question that name its subject ("lithium", "softwood",
+    "lumber"): its tokens less event words, months, numbers, names and countries."""
+    skip = set(tokens(" ".join(facts_names))) | {
+        t for k in known for form in k.latin for t in tokens(form)}
+    out = []
+    for word in re.findall(r"[^\W\d_][\w'’-]*", question):
+        if find_countries(word) or find_countries(word.capitalize()):
+            continue
+        out += [t for t in tokens(word) if len(t) > 3 and t not in EVENT_WORDS
+                and t not in skip and t not in MONTHS and not t.isdigit()]
+    return tuple(dict.fromkeys(out))
+
+
 _NAME = re.compile(r"(?<=[\s'’(«\"])([A-Z][\w-]*[a-z][\w-]*|[A-Z]{2,}\d*)")
 NOT_NAMES = frozenset(
     """what which when where who whom why how did does do was were is are has have had the
@@ -76,6 +126,8 @@ class QuestionFacts:
     wants_list: bool = False
     order: Order | None = None  # the question asks for the first or the last event
     asks_when: bool = False  # "When did ...": readouts give the date in their opening
+    language: str | None = None  # the question's language, when it is clear
+    topics: tuple[str, ...] = ()  # words naming its subject (``topic_words``)
     names: tuple[str, ...] = ()  # proper names past the first word, folded ("tibet", "putin")
     known: tuple[KnownName, ...] = ()  # people and places of the gazetteer, in every form
 
@@ -142,11 +194,12 @@ def date_range(question: str) -> tuple[str | None, str | None]:
 def analyse(question: str) -> QuestionFacts:
     """Dates, countries and kind of a question."""
     since, until = date_range(question)
+    names, known = proper_names(question), gazetteer().find(question)
     return QuestionFacts(
         since=since, until=until, countries=find_countries(question),
-        wants_list=bool(_LIST_CUES.search(question)), names=proper_names(question),
-        known=gazetteer().find(question), order=chronological_order(question),
-        asks_when=bool(_WHEN.search(question)),
+        wants_list=bool(_LIST_CUES.search(question)), names=names, known=known,
+        order=chronological_order(question), asks_when=bool(_WHEN.search(question)),
+        language=question_language(question), topics=topic_words(question, names, known),
     )
 
 

@@ -228,3 +228,38 @@ def test_when_did_they_last_speak_picks_the_readout_of_their_call_not_a_later_me
     candidates = [opening, mention, passing]
     assert chronological_pick(candidates, facts, names_by_readout(candidates, facts)) == (
         "cctv-trump")
+
+
+def test_a_subject_no_passage_in_the_question_language_mentions_is_a_refusal(settings) -> None:
+    trudeau = replace(passage("wh-trudeau", "en", "President Biden spoke with Prime Minister "
+                              "Justin Trudeau of Canada about the blockade of the bridges."),
+                      countries=("CA", "US"))
+    question = "What did Biden and Trudeau say about the softwood lumber dispute?"
+    assert analyse(question).topics == ("softwood", "lumber", "dispute")
+    assert evidence_problem(question, retrieval(question, trudeau), settings) == (
+        "the readouts found do not mention softwood, lumber, dispute")
+    asked = "What did Biden and Trudeau say about the blockade of the bridges?"
+    assert evidence_problem(asked, retrieval(asked, trudeau), settings) is None
+    # another language says it in other words; one subject word is often a paraphrase
+    french = replace(trudeau, language="fr", text="Le président Biden s'est entretenu avec "
+                     "Justin Trudeau du blocus des ponts.")
+    assert evidence_problem(question, retrieval(question, french), settings) is None
+    unhappy = "What was Justin Trudeau unhappy about in his call with Biden?"
+    assert evidence_problem(unhappy, retrieval(unhappy, trudeau), settings) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "topics"),
+    [
+        ("Qu'a dit Ignazio Cassis sur l'exploitation du lithium lors de sa visite au Chili ?",
+         "fr", ("exploitation", "lithium")),
+        ("What did Xi Jinping tell Olaf Scholz about nuclear weapons in November 2022?", "en",
+         ("nuclear", "weapons")),
+        ("习近平同朔尔茨谈了什么？", "zh", ()),
+        ("Taiwan Kyrgyzstan", None, ()),
+    ],
+)
+def test_the_language_and_subject_of_a_question(question, language, topics) -> None:
+    facts = analyse(question)
+    assert facts.language == language
+    assert facts.topics == topics
