@@ -18,7 +18,9 @@ from rag.lexical import LexicalHit, LexicalIndex
 from rag.names import KnownName
 from rag.query import QuestionFacts, analyse
 from rag.schema import Filters, Passage
+from rag.sentences import sentence_spans
 from rag.store import ReadoutStore
+from rag.tokenize import fold
 
 MIN_CENTROID_CHUNKS = 300
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
@@ -28,6 +30,7 @@ FOLLOW_UP_BOOST = 0.05
 ORDER_BOOST = 0.06  # the earliest or latest readout naming everyone, for "first"/"last"
 ID_FILTER_MAX = 20_000  # up to this many matching chunks, dense search gets their ids
 OPENING_BOOST = 0.03  # a readout's opening passage, for "when" questions: it has the date
+SENTENCE_WEIGHT = 0.05  # within a readout: a sentence holding the question's subject words
 ALL_NAMED_BOOST = 0.1  # readouts naming every person and country the question names
 SCOPE_MAX_READOUTS = 500  # ... searched on their own when they are no more than this
 
@@ -227,6 +230,7 @@ class Retriever:
                 scores[cid] += ORDER_BOOST
             if facts.asks_when and p.start == 0 and (picked is None or p.doc_id == picked):
                 scores[cid] += OPENING_BOOST
+        _reorder_within_readouts(scores, by_id, facts)
         ranked = sorted(scores, key=lambda c: scores[c], reverse=True)
         best = max((p.score for p in dense), default=0.0)
         return [replace(by_id[c], score=scores[c]) for c in ranked], best, everyone
@@ -275,3 +279,33 @@ def readouts_about(
         if about:
             return about
     return []
+
+
+def _subject_share(text: str, topics: tuple[str, ...]) -> float:
+    """The largest share of ``topics`` one sentence of ``text`` holds (first five letters of
+    each, accents and case ignored: "signé" finds "signée")."""
+    best = 0.0
+    for a, b in sentence_spans(text):
+        folded = fold(text[a:b])
+        best = max(best, sum(t[:5] in folded for t in topics) / len(topics))
+    return best
+
+
+def _reorder_within_readouts(scores: dict[str, float], by_id: dict[str, Passage],
+                             facts: QuestionFacts) -> None:
+    """Let a readout's passages trade places by the question's subject words, keeping the
+    readout's own scores: the readout found stays where it ranks (a cross-lingual answer
+    is not pushed down by words it says in another language), but within it the passage
+    whose sentence says "signed" ranks before its neighbour about the same talks."""
+    if not facts.topics:
+        return
+    by_doc: dict[str, list[str]] = {}
+    for cid in scores:
+        by_doc.setdefault(by_id[cid].doc_id, []).append(cid)
+    for cids in by_doc.values():
+        if len(cids) < 2:
+            continue
+        slots = sorted((scores[c] for c in cids), reverse=True)
+        order = sorted(cids, key=lambda c: scores[c] + SENTENCE_WEIGHT * _subject_share(
+            by_id[c].text, facts.topics), reverse=True)
+        scores.update(zip(order, slots, strict=True))

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from ingest.chunking import chunk_readout
 from ingest.pipeline import ingest_paths
 from rag.answer import NAMED_SLACK, evidence_problem, missing_names
 from rag.assistant import build_assistant
@@ -263,3 +264,30 @@ def test_the_language_and_subject_of_a_question(question, language, topics) -> N
     facts = analyse(question)
     assert facts.language == language
     assert facts.topics == topics
+
+
+
+def test_within_a_readout_the_passage_saying_what_was_asked_comes_first(settings) -> None:
+    """Two passages of one readout about the same talks: the one whose sentence holds the
+    question's subject words ("signé", "issue") leads; e5 alone ranks the other first."""
+    talks = ("La présidente de la Confédération a reçu le premier ministre de Chine pour des "
+             "entretiens sur les relations bilatérales, le commerce, la recherche et le climat. "
+             "Les deux pays veulent approfondir leur dialogue et leurs échanges. Ils ont aussi "
+             "évoqué la situation internationale, la paix en Europe et les droits de l'homme, "
+             "ainsi que la place des entreprises suisses et de leurs produits sur le marché de "
+             "la Chine, qui reste leur premier débouché en Asie.")
+    signed = ("Une déclaration commune a été signée à l'issue de l'échange au Lohn. Les "
+              "délégations ont ensuite visité le domaine, puis pris congé de leurs hôtes. La "
+              "journée s'est achevée par un dîner officiel offert par le Conseil fédéral, avant "
+              "le départ de la délégation pour le Forum économique mondial de Davos le soir.")
+    visit = Readout(doc_id="ch-lohn", title="Visite du premier ministre chinois en Suisse",
+                    date="2024-01-15", language="fr", source="Conseil fédéral",
+                    countries=("CH", "CN"), text=f"{talks}\n\n{signed}")
+    store = ReadoutStore(settings, build_embeddings("e5-small"))
+    assistant = assistant_over(store, settings, [visit])
+    question = "Qu'est-ce qui a été signé à l'issue de la visite du premier ministre chinois ?"
+    assert analyse(question).topics == ("signe", "issue", "chinois")
+    got = assistant.retrieve(question)
+    assert len(chunk_readout(visit, 700)) == 2
+    assert [p.text for p in got.passages] == [signed, talks]
+    assert got.passages[0].score > got.passages[1].score
