@@ -35,9 +35,9 @@ def corpus_files() -> list[Path]:
     return files
 
 
-def devset() -> list[dict]:
-    """The development questions (bench/devset.jsonl)."""
-    return [json.loads(line) for line in DEVSET.open(encoding="utf-8") if line.strip()]
+def devset(path: Path = DEVSET) -> list[dict]:
+    """The development questions (bench/devset.jsonl), or another set in its format."""
+    return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
 
 
 def ensure_ingested(settings: Settings) -> None:

@@ -1,6 +1,6 @@
 """Retrieval and answer quality on the development set, hybrid against dense and BM25 alone.
 
-Usage: python bench/eval.py [--embedder e5-small] [--k 5] [--verbose]
+Usage: python bench/eval.py [--embedder e5-small] [--k 5] [--verbose] [--questions FILE]
 Ingests ../shared/corpus into bench/out/store-<embedder> first (incremental).
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from pathlib import Path
 
-from common import OUT, bench_settings, devset, ensure_ingested
+from common import DEVSET, OUT, bench_settings, devset, ensure_ingested
 
 from rag.assistant import build_assistant
 from rag.schema import Filters
@@ -46,12 +47,15 @@ def main() -> None:
     parser.add_argument("--embedder", default="e5-small")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--questions", type=Path, default=DEVSET,
+                        help="question set (default bench/devset.jsonl; bench/heldout.jsonl "
+                             "was written blind, to check that the figures carry over)")
     args = parser.parse_args()
 
     settings = bench_settings(args.embedder)
     ensure_ingested(settings)
     assistant = build_assistant(settings)
-    questions = devset()
+    questions = devset(args.questions)
     texts: dict[str, str] = {}
     for q in questions:
         for g in q["gold"]:
@@ -126,7 +130,9 @@ def main() -> None:
         for qid, text, docs in misses:
             print(f"  {qid} {text}\n     got {docs}")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"eval-{settings.embedder.replace(':', '-').replace('/', '-')}.json").write_text(
+    suffix = "" if args.questions == DEVSET else f"-{args.questions.stem}"
+    slug = settings.embedder.replace(":", "-").replace("/", "-")
+    (OUT / f"eval-{slug}{suffix}.json").write_text(
         json.dumps(report, indent=2))
 
 

@@ -249,6 +249,12 @@ class LexicalIndex:
         names_of = snap.rows.doc_ids.names
         return [names_of[code] for code in found.tolist()]
 
+    def unknown(self, words: Sequence[str]) -> tuple[str, ...]:
+        """The ``words`` (BM25 tokens) that no stored chunk contains, as of the last ``sync``."""
+        bm25 = self._snap.bm25
+        vocab = bm25.vocab_dict if bm25 is not None else {}
+        return tuple(w for w in words if w not in vocab)
+
     def search(self, question: str, k: int, filters: Filters) -> list[LexicalHit]:
         """The best k chunks by BM25 (as of the last ``sync``), best first; empty if no term
         matches."""

@@ -20,9 +20,16 @@ GAZETTEER_PATH = Path(__file__).resolve().with_name("names.tsv")
 
 
 def _latin_pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
-    """Any of ``forms`` as whole words, longest first ("Xi'an" before "Xi")."""
-    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    """Any of ``forms`` as whole words, longest first ("Xi'an" before "Xi"), also with the
+    first word in capitals, as Swiss releases write Chinese names ("XI Jinping")."""
+    variants = {f for form in forms for f in (form, _capitalised_first(form))}
+    alternatives = "|".join(re.escape(f) for f in sorted(variants, key=len, reverse=True))
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+
+def _capitalised_first(form: str) -> str:
+    first, _, rest = form.partition(" ")
+    return f"{first.upper()} {rest}" if rest else first.upper()
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,8 @@ class Gazetteer:
 
     def __init__(self, entries: tuple[KnownName, ...]):
         self.entries = entries
-        self._by_latin = {form: entry for entry in entries for form in entry.latin}
+        self._by_latin = {f: entry for entry in entries for form in entry.latin
+                          for f in (form, _capitalised_first(form))}
         self._by_chinese = {form: entry for entry in entries for form in entry.chinese}
         self._latin = _latin_pattern(tuple(self._by_latin))
 

@@ -38,6 +38,11 @@ _LIST_CUES = re.compile(
     re.IGNORECASE,
 )
 _WHEN = re.compile(r"^\W*(?:when|quand|on what date|à quelle date|何时|什么时候)\b", re.IGNORECASE)
+_CALL = re.compile(r"(?i)\b(?:call(?:s|ed)?|phone|telephone|video|appel|appelé|téléphon\w*)\b"
+                   r"|通电话|视频")
+_MEETING = re.compile(r"(?i)\b(?:meet(?:s|ing|ings)?|met|in person|visit(?:s|ed)?|visite|"
+                      r"rencontr\w*|talks)\b|会见|会谈|会晤|访问")
+EventKind = Literal["call", "meeting"]
 _TIME_WORDS = r"(?:week|month|year|night|time|summer|winter|spring|autumn|fall|semaine|mois|année)"
 _EARLIEST = re.compile(
     r"\b(?:first|earliest|(?-i:premi(?:er|ère)))\b(?! (?:ministers?|ministre|lady|secretary))",
@@ -77,6 +82,15 @@ _ENGLISH = re.compile(r"(?i)\b(?:what|which|when|who|how|did|does|do|the|with|ab
                       r"was|were|and)\b")
 
 
+def event_kind(text: str) -> EventKind | None:
+    """"call" or "meeting" when a question or a readout title says which (and not both):
+    "their first phone call", "Readout of ... Meeting with ...", "习近平同英国首相通电话"."""
+    call, meeting = bool(_CALL.search(text)), bool(_MEETING.search(text))
+    if call == meeting:
+        return None
+    return "call" if call else "meeting"
+
+
 def question_language(question: str) -> str | None:
     """"en", "fr" or "zh" when the question's function words (or script) say so clearly;
     None otherwise: checks that compare words across languages must then stay silent."""
@@ -112,8 +126,10 @@ NOT_NAMES = frozenset(
     secretary federal councillor chinese american french swiss russian british german
     quel quelle quels quelles quand qui que quoi comment pourquoi président présidente
     ministre conseiller conseillère fédéral fédérale le la les un une des du de en et
-    chine suisse états-unis france russie""".split()
-)
+    chine suisse états-unis france russie
+    un onu nato otan eu ue g7 g20 brics asean apec wto omc who oms imf fmi osce sco ocs cop
+    opec opep iaea aiea unesco""".split()
+)  # (the last two lines: organisations, which readouts name in words: "Nations unies")
 
 
 @dataclass(frozen=True)
@@ -127,6 +143,7 @@ class QuestionFacts:
     order: Order | None = None  # the question asks for the first or the last event
     asks_when: bool = False  # "When did ...": readouts give the date in their opening
     language: str | None = None  # the question's language, when it is clear
+    event: EventKind | None = None  # a call or a meeting, when the question says which
     topics: tuple[str, ...] = ()  # words naming its subject (``topic_words``)
     names: tuple[str, ...] = ()  # proper names past the first word, folded ("tibet", "putin")
     known: tuple[KnownName, ...] = ()  # people and places of the gazetteer, in every form
@@ -200,6 +217,7 @@ def analyse(question: str) -> QuestionFacts:
         wants_list=bool(_LIST_CUES.search(question)), names=names, known=known,
         order=chronological_order(question), asks_when=bool(_WHEN.search(question)),
         language=question_language(question), topics=topic_words(question, names, known),
+        event=event_kind(question),
     )
 
 

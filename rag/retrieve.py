@@ -16,7 +16,7 @@ import numpy as np
 from rag.config import Settings
 from rag.lexical import LexicalHit, LexicalIndex
 from rag.names import KnownName
-from rag.query import QuestionFacts, analyse
+from rag.query import QuestionFacts, analyse, event_kind
 from rag.schema import Filters, Passage
 from rag.sentences import sentence_spans
 from rag.store import ReadoutStore
@@ -31,6 +31,8 @@ ORDER_BOOST = 0.06  # the earliest or latest readout naming everyone, for "first
 ID_FILTER_MAX = 20_000  # up to this many matching chunks, dense search gets their ids
 OPENING_BOOST = 0.03  # a readout's opening passage, for "when" questions: it has the date
 SENTENCE_WEIGHT = 0.05  # within a readout: a sentence holding the question's subject words
+ABOUT_BOOST = 0.1  # readouts naming every person asked in their title (else opening)
+EVENT_BOOST = 0.06  # a readout whose title says it was the kind of event asked: call, meeting
 ALL_NAMED_BOOST = 0.1  # readouts naming every person and country the question names
 SCOPE_MAX_READOUTS = 500  # ... searched on their own when they are no more than this
 
@@ -45,6 +47,7 @@ class Retrieval:
     best_dense: float  # highest cosine among dense candidates, 0 if none
     date_narrowed: bool  # the question's own dates restricted the search
     naming_all: frozenset[str] = frozenset()  # readouts naming every person and country asked
+    unknown_topics: tuple[str, ...] = ()  # the question's subject words no readout contains
 
 
 @functools.cache
@@ -87,7 +90,7 @@ class Retriever:
             passages, best, everyone = self._fused(question, vector, filters, facts,
                                                    prefer_docs, mode)
         return Retrieval(tuple(passages[:k]), facts, tuple(vector), best, date_narrowed,
-                         frozenset(everyone))
+                         frozenset(everyone), self.lexical.unknown(facts.topics))
 
     def _dense(self, vector: list[float], filters: Filters, n: int) -> list[Passage]:
         """Dense candidates per language, scored against language-centred passage vectors.
@@ -212,6 +215,8 @@ class Retriever:
         wanted = {c.upper() for c in facts.countries}
         candidates = [by_id[cid] for cid in scores]
         readout_names = names_by_readout(candidates, facts)
+        about = set(readouts_about(candidates, facts.people, list(everyone))) if len(
+            facts.people) > 1 else set()
         for cid in scores:
             p = by_id[cid]
             if wanted and wanted <= set(p.countries):
@@ -221,6 +226,10 @@ class Retriever:
                 scores[cid] += NAME_BOOST * named / len(facts.known)  # any script: 朔尔茨
             if p.doc_id in everyone:
                 scores[cid] += ALL_NAMED_BOOST  # who met whom: a readout naming them all
+            if p.doc_id in about:
+                scores[cid] += ABOUT_BOOST  # ... above all the readout of their meeting
+            if facts.event and event_kind(p.title) == facts.event:
+                scores[cid] += EVENT_BOOST
             if p.doc_id in prefer_docs:
                 scores[cid] += FOLLOW_UP_BOOST  # follow-ups stay on the readout discussed
         picked = chronological_pick(candidates, facts, readout_names)
@@ -252,6 +261,9 @@ def chronological_pick(
     # least in its opening (CCTV); a later readout naming Putin in passing (Biden's calls
     # with Macron in 2022, with Zelenskyy in 2025) must not win "when did they last speak".
     eligible = readouts_about(candidates, facts.known, eligible) or eligible
+    if facts.event:  # "when did they first meet": their first meeting, not their first call
+        titles = {p.doc_id: p.title for p in candidates}
+        eligible = [d for d in eligible if event_kind(titles[d]) == facts.event] or eligible
     pick = min if facts.order == "earliest" else max
     return pick(eligible, key=lambda doc: dates[doc])
 
