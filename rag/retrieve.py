@@ -212,37 +212,43 @@ class Retriever:
             if hit.chunk_id in by_id:
                 share = self.settings.lexical_weight * hit.score / top_lexical
                 scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + share
-        wanted = {c.upper() for c in facts.countries}
-        candidates = [by_id[cid] for cid in scores]
-        readout_names = names_by_readout(candidates, facts)
-        about = set(readouts_about(candidates, facts.people, list(everyone))) if len(
-            facts.people) > 1 else set()
-        for cid in scores:
-            p = by_id[cid]
-            if wanted and wanted <= set(p.countries):
-                scores[cid] += COUNTRY_BOOST  # names both leaders' countries: likelier the event
-            if facts.known:
-                named = len(readout_names.get(p.doc_id, ()))
-                scores[cid] += NAME_BOOST * named / len(facts.known)  # any script: 朔尔茨
-            if p.doc_id in everyone:
-                scores[cid] += ALL_NAMED_BOOST  # who met whom: a readout naming them all
-            if p.doc_id in about:
-                scores[cid] += ABOUT_BOOST  # ... above all the readout of their meeting
-            if facts.event and event_kind(p.title) == facts.event:
-                scores[cid] += EVENT_BOOST
-            if p.doc_id in prefer_docs:
-                scores[cid] += FOLLOW_UP_BOOST  # follow-ups stay on the readout discussed
-        picked = chronological_pick(candidates, facts, readout_names)
-        for cid in scores:
-            p = by_id[cid]
-            if p.doc_id == picked:
-                scores[cid] += ORDER_BOOST
-            if facts.asks_when and p.start == 0 and (picked is None or p.doc_id == picked):
-                scores[cid] += OPENING_BOOST
+        _boost(scores, by_id, facts, everyone, prefer_docs)
         _reorder_within_readouts(scores, by_id, facts)
         ranked = sorted(scores, key=lambda c: scores[c], reverse=True)
         best = max((p.score for p in dense), default=0.0)
         return [replace(by_id[c], score=scores[c]) for c in ranked], best, everyone
+
+
+def _boost(scores: dict[str, float], by_id: dict[str, Passage], facts: QuestionFacts,
+           everyone: set[str], prefer_docs: Sequence[str]) -> None:
+    """Add to the fused scores what the question says beyond its words: its countries, its
+    people (any script), the readout of their meeting, a call or a meeting, the conversation
+    so far, the first or last event, the date a "when" question asks for."""
+    wanted = {c.upper() for c in facts.countries}
+    candidates = [by_id[cid] for cid in scores]
+    readout_names = names_by_readout(candidates, facts)
+    about = set(readouts_about(candidates, facts.people, sorted(everyone))) if len(
+        facts.people) > 1 else set()
+    picked = chronological_pick(candidates, facts, readout_names)
+    for cid in scores:
+        p = by_id[cid]
+        if wanted and wanted <= set(p.countries):
+            scores[cid] += COUNTRY_BOOST  # names both leaders' countries: likelier the event
+        if facts.known:
+            named = len(readout_names.get(p.doc_id, ()))
+            scores[cid] += NAME_BOOST * named / len(facts.known)  # any script: 朔尔茨
+        if p.doc_id in everyone:
+            scores[cid] += ALL_NAMED_BOOST  # who met whom: a readout naming them all
+        if p.doc_id in about:
+            scores[cid] += ABOUT_BOOST  # ... above all the readout of their meeting
+        if facts.event and event_kind(p.title) == facts.event:
+            scores[cid] += EVENT_BOOST
+        if p.doc_id in prefer_docs:
+            scores[cid] += FOLLOW_UP_BOOST  # follow-ups stay on the readout discussed
+        if p.doc_id == picked:
+            scores[cid] += ORDER_BOOST
+        if facts.asks_when and p.start == 0 and (picked is None or p.doc_id == picked):
+            scores[cid] += OPENING_BOOST
 
 
 def chronological_pick(
