@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from rag.config import Settings
+from rag.query import event_kind
 from rag.retrieve import Retrieval
 from rag.safety import looks_like_instruction, neutralise_markers
 from rag.schema import Answer, Citation, Filters, Passage
@@ -29,6 +30,7 @@ MAX_RANK = 0
 # may score NAMED_SLACK below the refusal threshold.
 MIN_NAMES_FOR_SLACK = 2
 NAMED_SLACK = 0.04
+DATED_SLACK = 0.06  # ... and when it is of the date the question names and names its people
 # A question with at least MIN_TOPIC_WORDS subject words ("softwood lumber dispute"), half
 # of them in no readout at all, none in a passage of its own language (TOPIC_PREFIX letters)
 # is not answered there.
@@ -74,6 +76,9 @@ def evidence_problem(question: str, retrieval: Retrieval, settings: Settings) ->
     missing = missing_names(retrieval) or missing_topic(retrieval)
     if missing:
         return f"the readouts found do not mention {', '.join(missing)}"
+    reported = event_kind(retrieval.passages[0].title)
+    if facts.event and reported and reported != facts.event:
+        return f"the closest readout reports a {reported}, not a {facts.event}"
     if not matched:
         return "no readout found is about all the people and countries the question names"
     return None
@@ -104,11 +109,16 @@ def _named_slack(retrieval: Retrieval) -> float:
     every person and country it asks about: cross-lingual answers score low (an English
     question on a CCTV readout, a French one on "Kirghizistan" and "Taïwan" in the French
     seed readout) but such a passage is evidence of its own."""
-    known = retrieval.facts.known
+    facts = retrieval.facts
+    known = facts.known
     best = retrieval.passages[0]
+    named = f"{best.title} {best.text}"
+    dated = bool(retrieval.date_narrowed and facts.people) and all(
+        k.in_text(named) for k in facts.people)
+    if dated:
+        return DATED_SLACK
     if best.doc_id in retrieval.naming_all or (
-        len(known) >= MIN_NAMES_FOR_SLACK
-        and all(k.in_text(f"{best.title} {best.text}") for k in known)
+        len(known) >= MIN_NAMES_FOR_SLACK and all(k.in_text(named) for k in known)
     ):
         return NAMED_SLACK
     return 0.0

@@ -38,8 +38,8 @@ _LIST_CUES = re.compile(
     re.IGNORECASE,
 )
 _WHEN = re.compile(r"^\W*(?:when|quand|on what date|à quelle date|何时|什么时候)\b", re.IGNORECASE)
-_CALL = re.compile(r"(?i)\b(?:call(?:s|ed)?|phone|telephone|video|appel|appelé|téléphon\w*)\b"
-                   r"|通电话|视频")
+_CALL = re.compile(r"(?i)\b(?:call(?:s|ed)?|phone|telephone|video|virtual|videoconference|"
+                   r"appel|appelé|téléphon\w*|visioconférence)\b|通电话|视频")
 _MEETING = re.compile(r"(?i)\b(?:meet(?:s|ing|ings)?|met|in person|visit(?:s|ed)?|visite|"
                       r"rencontr\w*|talks)\b|会见|会谈|会晤|访问")
 EventKind = Literal["call", "meeting"]
@@ -75,6 +75,13 @@ EVENT_WORDS = frozenset(fold(w) for w in """
     premier première dirigeant dirigeants lors avant après année mois évoqué mentionné
     mentionnée demandé exprimé sujet propos côté pays gouvernement homologue homologues
     ont-elles ont-ils a-t-il a-t-elle se sont-ils sont-elles
+    """.split())
+DEMONYMS = frozenset(fold(w) for w in """
+    chinese american french swiss russian british german kyrgyz kazakh ukrainian european
+    japanese korean indian egyptian canadian italian spanish iranian
+    chinois chinoise américain américaine français française suisse russe britannique
+    allemand allemande kirghize kazakh ukrainien ukrainienne européen européenne japonais
+    coréen indien égyptien canadien italien espagnol iranien
     """.split())
 _FRENCH = re.compile(r"(?i)\b(?:qu['’]|quel(?:le)?s?\b|les\b|des\b|du\b|est\b|ont\b|lors\b|"
                      r"sur\b|avec\b|pour\b|à\b|au\b|aux\b)")
@@ -115,7 +122,8 @@ def topic_words(question: str, facts_names: tuple[str, ...], known: tuple[KnownN
         if find_countries(word) or find_countries(word.capitalize()):
             continue
         out += [t for t in tokens(word) if len(t) > 3 and t not in EVENT_WORDS
-                and t not in skip and t not in MONTHS and not t.isdigit()]
+                and t not in DEMONYMS and t not in skip and t not in MONTHS
+                and not t.isdigit()]
     return tuple(dict.fromkeys(out))
 
 

@@ -290,7 +290,7 @@ def test_within_a_readout_the_passage_saying_what_was_asked_comes_first(settings
     store = ReadoutStore(settings, build_embeddings("e5-small"))
     assistant = assistant_over(store, settings, [visit])
     question = "Qu'est-ce qui a été signé à l'issue de la visite du premier ministre chinois ?"
-    assert analyse(question).topics == ("signe", "issue", "chinois")
+    assert analyse(question).topics == ("signe", "issue")
     got = assistant.retrieve(question)
     assert len(chunk_readout(visit, 700)) == 2
     assert [p.text for p in got.passages] == [signed, talks]
@@ -369,3 +369,39 @@ def test_the_store_knows_which_words_no_readout_contains(fake_store, settings) -
                              "blockade?")
     assert got.facts.topics == ("softwood", "lumber", "blockade")
     assert got.unknown_topics == ("softwood", "lumber")
+
+
+def test_a_visit_is_not_answered_by_the_readout_of_a_call(settings) -> None:
+    call = replace(passage("seed", "fr", "Le Président Xi Jinping a eu un entretien téléphonique "
+                           "avec Sadyr Japarov.", title="Entretien téléphonique entre Xi Jinping "
+                           "et Sadyr Japarov"), date="2021-02-22", countries=("CN", "KG"))
+    visit = ("Quels accords Xi Jinping a-t-il signés lors de sa visite d'État au Kirghizistan "
+             "en 2021 ?")
+    assert evidence_problem(visit, retrieval(visit, call), settings) == (
+        "the closest readout reports a call, not a meeting")
+    asked = "Qu'ont dit Xi Jinping et Sadyr Japarov lors de leur appel de 2021 ?"
+    assert evidence_problem(asked, retrieval(asked, call), settings) is None
+    # a "virtual meeting" is a video call: neither kind, so never a mismatch
+    video = replace(call, title="Readout of President Biden's Virtual Meeting with President Xi")
+    assert event_kind(video.title) is None
+
+
+def test_a_passage_of_the_asked_date_naming_the_people_may_score_lower(settings) -> None:
+    """A French question on a Chinese readout scores low (0.11 measured) even when the
+    readout is of the very day asked and names the person asked about."""
+    question = "Quel responsable américain Xi Jinping a-t-il reçu à Pékin le 19 juin 2023 ?"
+    blinken = replace(passage("cctv-blinken", "zh", "6月19日下午，习近平在北京会见布林肯。"),
+                      date="2023-06-19", countries=("CN", "US"))
+    low = replace(retrieval(question, blinken), best_dense=settings.refusal_threshold - 0.05,
+                  date_narrowed=True)
+    assert evidence_problem(question, low, settings) is None
+    assert evidence_problem(question, replace(low, date_narrowed=False), settings) == (
+        "no passage is close enough to the question")
+
+
+def test_nationalities_are_not_the_subject_of_a_question() -> None:
+    facts = analyse("What did Biden and Xi say about the Chinese surveillance balloon at "
+                    "Woodside?")
+    assert facts.topics == ("surveillance", "balloon")
+    assert analyse("Quelle mesure Xi a-t-il annoncée pour les Français ?").topics == (
+        "mesure", "annoncee")
