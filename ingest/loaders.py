@@ -411,8 +411,9 @@ def _make_readout(text: str, fields: Mapping[str, Any], path: Path, default_id: 
     language = _language_field(known.get("language")) or detect_language(text)
     title = _string_field(known, "title")
     title = " ".join(title.split()) if title else derive_title(text)
+    given_id = _id_field(known.get("id"))
     return Readout(
-        doc_id=_id_field(known.get("id")) or default_id,
+        doc_id=given_id or default_id,
         text=text,
         title=title,
         date=_date_field(known.get("date")) or find_date(text, language),
@@ -422,6 +423,7 @@ def _make_readout(text: str, fields: Mapping[str, Any], path: Path, default_id: 
         countries=find_countries(f"{title}\n{text}"),
         path=str(path.resolve()),
         extra=extra,
+        id_from_path=not given_id,
     )
 
 

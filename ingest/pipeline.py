@@ -13,6 +13,7 @@ allows one writer).
 from __future__ import annotations
 
 import functools
+import hashlib
 import multiprocessing
 import os
 import queue
@@ -21,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,26 @@ class _Plan:
         return sum(len(chunks) for _, chunks in self.todo)
 
 
+def _own_id(readout: Readout) -> Readout:
+    """The readout under an id made from its whole path, not just its file name: two files
+    named readout.txt in two folders are two readouts."""
+    digest = hashlib.sha1(readout.path.encode("utf-8")).hexdigest()[:8]
+    return replace(readout, doc_id=f"{readout.doc_id}-{digest}")
+
+
+def _held_elsewhere(readout: Readout, read: Mapping[str, Readout],
+                    stored: Mapping[str, Mapping[str, Any]]) -> bool:
+    """True when another file already holds the id made from this readout's file name: read
+    earlier in this run, or stored from a file that is still there (a stored readout whose
+    file is gone was moved or renamed here: it keeps its id)."""
+    if readout.doc_id in read:
+        return read[readout.doc_id].path != readout.path
+    other = str(stored.get(readout.doc_id, {}).get("path") or "")
+    return bool(other) and other != readout.path and Path(other).exists()
+
+
 def _load_all(
-    files: Sequence[Path], max_bytes: int
+    files: Sequence[Path], max_bytes: int, stored: Mapping[str, Mapping[str, Any]]
 ) -> tuple[list[Readout], list[LoadFailure], set[str]]:
     """Readouts of every file (first id wins), the failures, and the paths with a failure."""
     readouts: dict[str, Readout] = {}
@@ -121,6 +140,8 @@ def _load_all(
         if result.failures:
             failed_paths.add(str(path.resolve()))
         for readout in result.readouts:
+            if readout.id_from_path and _held_elsewhere(readout, readouts, stored):
+                readout = _own_id(readout)
             first = readouts.get(readout.doc_id)
             if first is not None:
                 failures.append(LoadFailure(
@@ -134,21 +155,23 @@ def _load_all(
 
 def _plan(
     paths: Sequence[Path],
-    stored: Mapping[str, str],
+    stored: Mapping[str, Mapping[str, Any]],
     shard: Shard,
     max_bytes: int,
     max_chars: int,
 ) -> _Plan:
-    """Load everything (duplicates are only seen whole), keep this share, skip unchanged."""
+    """Load everything (duplicates are only seen whole), keep this share, skip unchanged.
+
+    ``stored``: doc_id -> the committed readout's "hash" and "path" (every share's)."""
     files, missing = discover(paths)
-    readouts, failures, failed_paths = _load_all(files, max_bytes)
+    readouts, failures, failed_paths = _load_all(files, max_bytes, stored)
     mine = [r for r in readouts if shard.owns(r.doc_id)]
     plan = _Plan(
         todo=[], unchanged=[], seen={r.doc_id for r in mine}, failed_paths=failed_paths,
         failed=[f for f in [*missing, *failures] if shard.owns(_failure_key(f))],
     )
     for readout in mine:
-        if stored.get(readout.doc_id) == readout.content_hash:
+        if stored.get(readout.doc_id, {}).get("hash") == readout.content_hash:
             plan.unchanged.append(readout.doc_id)
             continue
         chunks = chunk_readout(readout, max_chars)
@@ -289,7 +312,7 @@ def ingest_paths(
     started = time.perf_counter()
     report = IngestReport(repaired=store.repair(owns=shard.owns))
     stored = store.committed_hashes()
-    plan = _plan(paths, {d: m["hash"] for d, m in stored.items()}, shard, max_bytes, max_chars)
+    plan = _plan(paths, stored, shard, max_bytes, max_chars)
     report.unchanged, report.failed = plan.unchanged, plan.failed
     counter = _Counter(progress, plan.chunks)
     batch = store.settings.embed_batch_size
@@ -311,7 +334,7 @@ class _Job:
 
     paths: list[Path]
     share: Shard
-    stored: dict[str, str]  # doc_id -> committed hash, for this share only
+    stored: dict[str, dict[str, str]]  # doc_id -> committed "hash" and "path"
     max_bytes: int
     max_chars: int
     batch: int
@@ -378,7 +401,8 @@ def ingest_parallel(
     procs = []
     for part in shard.split(workers):
         job = _Job(
-            list(paths), part, {d: m["hash"] for d, m in stored.items() if part.owns(d)},
+            list(paths), part,
+            {d: {"hash": m["hash"], "path": str(m.get("path") or "")} for d, m in stored.items()},
             max_bytes, max_chars, store.settings.embed_batch_size, make_embeddings, threads,
             os.getpid(),
         )

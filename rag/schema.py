@@ -24,6 +24,8 @@ class Readout:
     countries: tuple[str, ...] = ()  # ISO 3166 alpha-2 codes mentioned
     path: str = ""  # file it came from, for --prune
     extra: dict[str, Scalar] = field(default_factory=dict)
+    # doc_id made from the file name, so another file may share it (not part of equality)
+    id_from_path: bool = field(default=False, compare=False)
 
     @property
     def content_hash(self) -> str:

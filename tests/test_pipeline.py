@@ -3,6 +3,7 @@ and survive a kill -9 at any moment."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -73,6 +74,45 @@ def test_changed_readout_replaces_all_its_chunks(fake_store, tmp_path) -> None:
     assert (report.updated, report.unchanged) == (["r0"], ["r1"])
     assert "railways" in fake_store.get_readout("r0").text
     assert_consistent(fake_store)
+
+
+def test_files_of_the_same_name_in_two_folders_are_two_readouts(fake_store, tmp_path) -> None:
+    """Ids come from file names; a second readout.txt must never replace the first, whether
+    both come in one run or the second comes alone later."""
+    first = tmp_path / "2021" / "readout.txt"
+    second = tmp_path / "2022" / "readout.txt"
+    for path, text in ((first, "On February 10, 2021, Biden spoke with Xi about trade."),
+                       (second, "On March 3, 2022, Macron spoke with Xi about climate.")):
+        path.parent.mkdir(parents=True)
+        path.write_text(text, encoding="utf-8")
+    _ingest(fake_store, first.parent)
+    alone = _ingest(fake_store, second.parent)
+    assert alone.updated == []
+    assert alone.added == [f"readout-{_path_digest(second)}"]
+    both = _ingest(fake_store, tmp_path)
+    assert both.failed == []
+    assert sorted(both.unchanged) == sorted(["readout", f"readout-{_path_digest(second)}"])
+    texts = {i.doc_id: fake_store.get_readout(i.doc_id).text
+             for i in fake_store.list_readouts()}
+    assert texts["readout"].startswith("On February 10, 2021")
+    assert_consistent(fake_store)
+
+
+def test_a_moved_file_keeps_its_id(fake_store, tmp_path) -> None:
+    old = tmp_path / "inbox" / "call.txt"
+    old.parent.mkdir()
+    old.write_text("On February 10, 2021, Biden spoke with Xi about trade.", encoding="utf-8")
+    _ingest(fake_store, tmp_path)
+    new = tmp_path / "2021" / "call.txt"
+    new.parent.mkdir()
+    old.rename(new)
+    report = _ingest(fake_store, tmp_path)
+    assert report.added == []
+    assert [i.doc_id for i in fake_store.list_readouts()] == ["call"]
+
+
+def _path_digest(path: Path) -> str:
+    return hashlib.sha1(str(path.resolve()).encode("utf-8")).hexdigest()[:8]
 
 
 def test_prune_removes_readouts_whose_file_or_record_is_gone(fake_store, tmp_path) -> None:
