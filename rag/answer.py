@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from rag.config import Settings
-from rag.query import event_kind
+from rag.query import event_kind, mentions_topic
 from rag.retrieve import Retrieval
 from rag.safety import looks_like_instruction, neutralise_markers
 from rag.schema import Answer, Citation, Filters, Passage
@@ -32,10 +32,8 @@ MIN_NAMES_FOR_SLACK = 2
 NAMED_SLACK = 0.04
 DATED_SLACK = 0.06  # ... and when it is of the date the question names and names its people
 # A question with at least MIN_TOPIC_WORDS subject words ("softwood lumber dispute"), half
-# of them in no readout at all, none in a passage of its own language (TOPIC_PREFIX letters)
-# is not answered there.
+# of them in no readout at all, none in a passage of its own language, is not answered there.
 MIN_TOPIC_WORDS = 2
-TOPIC_PREFIX = 5
 
 
 @dataclass(frozen=True)
@@ -196,7 +194,7 @@ def missing_topic(retrieval: Retrieval) -> list[str]:
         return []
     blob = " ".join(fold(f"{p.title} {p.text}") for p in passages
                     if p.language == facts.language)
-    if any(word[:TOPIC_PREFIX] in blob for word in facts.topics):
+    if any(mentions_topic(blob, word) for word in facts.topics):
         return []
     return list(facts.topics)
 

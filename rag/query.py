@@ -111,6 +111,15 @@ def question_language(question: str) -> str | None:
     return None
 
 
+TOPIC_PREFIX = 5  # letters of a subject word that must appear: "signé" finds "signée"
+
+
+def mentions_topic(folded: str, word: str) -> bool:
+    """Whether a folded text holds subject word ``word`` (its first ``TOPIC_PREFIX``
+    letters, so that inflections match)."""
+    return word[:TOPIC_PREFIX] in folded
+
+
 def topic_words(question: str, facts_names: tuple[str, ...], known: tuple[KnownName, ...]
                 ) -> tuple[str, ...]:
     """The words of a Latin-script question that name its subject ("lithium", "softwood",

@@ -16,7 +16,7 @@ import numpy as np
 from rag.config import Settings
 from rag.lexical import LexicalHit, LexicalIndex
 from rag.names import KnownName
-from rag.query import QuestionFacts, analyse, event_kind
+from rag.query import QuestionFacts, analyse, event_kind, mentions_topic
 from rag.schema import Filters, Passage
 from rag.sentences import sentence_spans
 from rag.store import ReadoutStore
@@ -289,23 +289,22 @@ def readouts_about(
 ) -> list[str]:
     """The candidate readouts (``among`` them) about a meeting of ``names``: those naming them
     all in their title, or if none does, in their opening passage."""
-    docs = among
     titles = {p.doc_id: p.title for p in candidates}
     openings = {p.doc_id: f"{p.title} {p.text}" for p in candidates if p.start == 0}
     for texts in (titles, openings):
-        about = [doc for doc in docs if all(k.in_text(texts.get(doc, "")) for k in names)]
+        about = [doc for doc in among if all(k.in_text(texts.get(doc, "")) for k in names)]
         if about:
             return about
     return []
 
 
 def _subject_share(text: str, topics: tuple[str, ...]) -> float:
-    """The largest share of ``topics`` one sentence of ``text`` holds (first five letters of
-    each, accents and case ignored: "signé" finds "signée")."""
+    """The largest share of ``topics`` one sentence of ``text`` holds (accents and case
+    ignored, inflections matched: see ``mentions_topic``)."""
     best = 0.0
     for a, b in sentence_spans(text):
         folded = fold(text[a:b])
-        best = max(best, sum(t[:5] in folded for t in topics) / len(topics))
+        best = max(best, sum(mentions_topic(folded, t) for t in topics) / len(topics))
     return best
 
 

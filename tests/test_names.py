@@ -155,6 +155,14 @@ def test_the_people_and_a_country_of_the_question_must_meet_in_one_readout(setti
     assert evidence_problem(question, retrieval(question, visit, call), settings) is None
 
 
+def _e5_assistant(settings, tmp_path, records: list[dict]):
+    """An assistant with the real default model over real readouts, ingested as a user would."""
+    store = ReadoutStore(settings, build_embeddings("e5-small"))
+    ingest_paths(store, [write_jsonl(tmp_path / "in" / "r.jsonl", records)], max_bytes=2**22,
+                 max_chars=700)
+    return build_assistant(settings, store)
+
+
 STARMER_CALL = "cctv-xwlb-2024-08-23-0f5571ce"  # Xi and Starmer, in Chinese, on 23 August 2024
 STARMER_DISTRACTORS = [  # English readouts naming one of the two, one on the one-China policy
     "wh-2024-09-13-readout-of-president-joe-bidens-meeting-with-prime-minister-k-7b7154",
@@ -172,10 +180,7 @@ def test_who_met_whom_finds_the_chinese_readout_naming_both_in_a_later_passage(
     records = corpus_records("zh", ids=[STARMER_CALL]) + corpus_records(
         "en", ids=STARMER_DISTRACTORS)
     assert len(records) == 4
-    store = ReadoutStore(settings, build_embeddings("e5-small"))
-    ingest_paths(store, [write_jsonl(tmp_path / "in" / "r.jsonl", records)], max_bytes=2**22,
-                 max_chars=700)
-    assistant = build_assistant(settings, store)
+    assistant = _e5_assistant(settings, tmp_path, records)
     answer = assistant.ask("What did Keir Starmer tell Xi Jinping about the UK's one-China "
                            "policy?")
     assert answer.answered
@@ -193,10 +198,7 @@ def test_two_countries_favour_the_readout_mentioning_both(settings, tmp_path) ->
         "en", ids=["wh-2024-09-21-readout-of-president-bidens-meeting-with-prime-minister-"
                    "kishi-5fb5bd", STARMER_DISTRACTORS[2]])
     assert len(records) == 3
-    store = ReadoutStore(settings, build_embeddings("e5-small"))
-    ingest_paths(store, [write_jsonl(tmp_path / "in" / "r.jsonl", records)], max_bytes=2**22,
-                 max_chars=700)
-    assistant = build_assistant(settings, store)
+    assistant = _e5_assistant(settings, tmp_path, records)
     for question in ("What did Kyrgyzstan say about Taiwan?",
                      "Qu'a dit le Kirghizistan sur Taïwan ?"):
         answer = assistant.ask(question)
@@ -344,10 +346,7 @@ def test_the_readout_of_their_call_beats_one_that_names_them_in_passing(
     records = corpus_records("en", ids=[
         call, "wh-2021-12-07-readout-of-president-joe-bidens-call-with-european-allies-2"])
     assert len(records) == 2
-    store = ReadoutStore(settings, build_embeddings("e5-small"))
-    ingest_paths(store, [write_jsonl(tmp_path / "in" / "r.jsonl", records)], max_bytes=2**22,
-                 max_chars=700)
-    answer = build_assistant(settings, store).ask(
+    answer = _e5_assistant(settings, tmp_path, records).ask(
         "En décembre 2021, qu'a dit Biden à Poutine sur une éventuelle escalade militaire "
         "autour de l'Ukraine ?")
     assert answer.answered
