@@ -200,9 +200,12 @@ def missing_topic(retrieval: Retrieval) -> list[str]:
 
 
 def _sentences(question: str, retrieval: Retrieval) -> list[Sentence]:
+    """Sentences of the passages scored by word overlap and retrieval rank; a readout of
+    another day than the one day asked is left out while a readout of that day remains."""
     wanted = set(tokens(question))
     out = []
-    for rank, p in enumerate(retrieval.passages):
+    passages = [p for p in retrieval.passages if p.doc_id not in retrieval.other_day]
+    for rank, p in enumerate(passages or retrieval.passages):  # of the day asked, if any
         prior = 1.0 / (rank + 1)  # retrieval's order, which knows more than word overlap
         for s, e in sentence_spans(p.text):
             if looks_like_instruction(p.text[s:e]):

@@ -11,6 +11,7 @@ from typing import Literal
 from rag.metadata import find_countries
 from rag.names import KnownName, gazetteer
 from rag.schema import Filters
+from rag.sentences import sentence_spans
 from rag.tokenize import fold, strip_accents, tokens
 
 DATE_SLACK_DAYS = 3
@@ -28,6 +29,10 @@ _DAY_MONTH_YEAR = re.compile(
     rf"\b(?:(\d{{1,2}})(?:er)?\s+)?({_MONTH_RE})\.?\s+(?:(\d{{1,2}}),?\s+)?((?:19|20)\d\d)\b",
     re.IGNORECASE,
 )
+_RANGE = r"(?:\s*(?:-|–|to|and|au|et)\s*(\d{1,2})(?:er)?)?"
+_MONTH_DAYS = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})\b{_RANGE}", re.IGNORECASE)
+_DAYS_MONTH = re.compile(rf"\b(\d{{1,2}})(?:er)?{_RANGE}\s+({_MONTH_RE})\b", re.IGNORECASE)
+_ZH_DAYS = re.compile(r"(?:(\d{1,2})月)?(\d{1,2})日(?:至(\d{1,2})日)?")
 _ZH_DATE = re.compile(r"((?:19|20)\d\d)年(?:(\d{1,2})月)?(?:(\d{1,2})日)?")
 _ISO = re.compile(r"\b((?:19|20)\d\d)-(\d\d)(?:-(\d\d))?\b")
 _YEAR = re.compile(r"(?<![\d-])((?:19|20)\d\d)(?![\d-])")
@@ -43,6 +48,12 @@ _CALL = re.compile(r"(?i)\b(?:call(?:s|ed)?|phone|telephone|video|virtual|videoc
 _MEETING = re.compile(r"(?i)\b(?:meet(?:s|ing|ings)?|met|in person|visit(?:s|ed)?|visite|"
                       r"rencontr\w*|talks)\b|会见|会谈|会晤|访问")
 EventKind = Literal["call", "meeting"]
+_ANNOUNCES = re.compile(
+    r"(?i)\bwill (?:speak|meet|host|hold|welcome|participate|travel|visit|receive|attend|call)\b"
+    r"|\b(?:s['’]entretiendra|rencontrera|recevra|accueillera|se rendra|participera)\b"
+    r"|将(?:于|同|与|会见|会晤|出席|访问|举行|通电话)")
+_ASKS_PLANS = re.compile(r"(?i)\b(?:will|announc\w*|plann\w*|upcoming|schedul\w*|annon[cç]\w*|"
+                         r"prévu\w*)\b|宣布|将")
 _TIME_WORDS = r"(?:week|month|year|night|time|summer|winter|spring|autumn|fall|semaine|mois|année)"
 _EARLIEST = re.compile(
     r"\b(?:first|earliest|(?-i:premi(?:er|ère)))\b(?! (?:ministers?|ministre|lady|secretary))",
@@ -96,6 +107,14 @@ def event_kind(text: str) -> EventKind | None:
     if call == meeting:
         return None
     return "call" if call else "meeting"
+
+
+def announces(opening: str) -> bool:
+    """True when a readout opens by announcing an event still to come ("President Biden will
+    speak with President Xi ... this Friday"): a press secretary's preview says when, not what
+    was said; 17 of the 1,355 shared readouts are such previews."""
+    spans = sentence_spans(opening)
+    return bool(spans) and bool(_ANNOUNCES.search(opening, spans[0][0], spans[0][1]))
 
 
 def question_language(question: str) -> str | None:
@@ -164,6 +183,7 @@ class QuestionFacts:
     topics: tuple[str, ...] = ()  # words naming its subject (``topic_words``)
     names: tuple[str, ...] = ()  # proper names past the first word, folded ("tibet", "putin")
     known: tuple[KnownName, ...] = ()  # people and places of the gazetteer, in every form
+    asks_plans: bool = False  # "When will they meet?": previews answer it, not only records
 
     @property
     def people(self) -> tuple[KnownName, ...]:
@@ -225,6 +245,23 @@ def date_range(question: str) -> tuple[str | None, str | None]:
     return min(s for s, _ in spans), max(e for _, e in spans)
 
 
+def stated_days(sentence: str) -> set[tuple[int | None, int]]:
+    """The (month, day) pairs a readout's sentence says its event took place on ("met on
+    August 27-28", "le 22 février", "18日晚": month None); empty when it names no day."""
+    days: set[tuple[int | None, int]] = set()
+
+    def add(month: int | None, first: str, last: str | None) -> None:
+        days.update((month, d) for d in range(int(first), int(last or first) + 1))
+
+    for m in _MONTH_DAYS.finditer(sentence):
+        add(MONTHS[m.group(1).lower()], m.group(2), m.group(3))
+    for m in _DAYS_MONTH.finditer(sentence):
+        add(MONTHS[m.group(3).lower()], m.group(1), m.group(2))
+    for m in _ZH_DAYS.finditer(sentence):
+        add(int(m.group(1)) if m.group(1) else None, m.group(2), m.group(3))
+    return days
+
+
 def analyse(question: str) -> QuestionFacts:
     """Dates, countries and kind of a question."""
     since, until = date_range(question)
@@ -234,7 +271,7 @@ def analyse(question: str) -> QuestionFacts:
         wants_list=bool(_LIST_CUES.search(question)), names=names, known=known,
         order=chronological_order(question), asks_when=bool(_WHEN.search(question)),
         language=question_language(question), topics=topic_words(question, names, known),
-        event=event_kind(question),
+        event=event_kind(question), asks_plans=bool(_ASKS_PLANS.search(question)),
     )
 
 

@@ -6,6 +6,7 @@ countries and the readouts of the previous turn boost.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -16,7 +17,14 @@ import numpy as np
 from rag.config import Settings
 from rag.lexical import LexicalHit, LexicalIndex
 from rag.names import KnownName
-from rag.query import QuestionFacts, analyse, event_kind, mentions_topic
+from rag.query import (
+    QuestionFacts,
+    analyse,
+    announces,
+    event_kind,
+    mentions_topic,
+    stated_days,
+)
 from rag.schema import Filters, Passage
 from rag.sentences import sentence_spans
 from rag.store import ReadoutStore
@@ -34,6 +42,8 @@ SENTENCE_WEIGHT = 0.05  # within a readout: a sentence holding the question's su
 ABOUT_BOOST = 0.1  # readouts naming every person asked in their title (else opening)
 EVENT_BOOST = 0.06  # a readout whose title says it was the kind of event asked: call, meeting
 ALL_NAMED_BOOST = 0.1  # readouts naming every person and country the question names
+ANNOUNCEMENT_PENALTY = 0.1  # a preview of the event asked about ranks below its readout
+OTHER_DAY_PENALTY = 0.1  # a readout opening on another day than the one day asked
 SCOPE_MAX_READOUTS = 500  # ... searched on their own when they are no more than this
 
 
@@ -48,6 +58,7 @@ class Retrieval:
     date_narrowed: bool  # the question's own dates restricted the search
     naming_all: frozenset[str] = frozenset()  # readouts naming every person and country asked
     unknown_topics: tuple[str, ...] = ()  # the question's subject words no readout contains
+    other_day: frozenset[str] = frozenset()  # readouts of another day than the one day asked
 
 
 @functools.cache
@@ -89,8 +100,10 @@ class Retriever:
         if date_narrowed and not passages:  # the dates may be wrong: look without them
             passages, best, everyone = self._fused(question, vector, filters, facts,
                                                    prefer_docs, mode)
-        return Retrieval(tuple(passages[:k]), facts, tuple(vector), best, date_narrowed,
-                         frozenset(everyone), self.lexical.unknown(facts.topics))
+        top = passages[:k]
+        return Retrieval(tuple(top), facts, tuple(vector), best, date_narrowed,
+                         frozenset(everyone), self.lexical.unknown(facts.topics),
+                         frozenset(_other_day_readouts(top, facts)))
 
     def _dense(self, vector: list[float], filters: Filters, n: int) -> list[Passage]:
         """Dense candidates per language, scored against language-centred passage vectors.
@@ -223,13 +236,18 @@ def _boost(scores: dict[str, float], by_id: dict[str, Passage], facts: QuestionF
            everyone: set[str], prefer_docs: Sequence[str]) -> None:
     """Add to the fused scores what the question says beyond its words: its countries, its
     people (any script), the readout of their meeting, a call or a meeting, the conversation
-    so far, the first or last event, the date a "when" question asks for."""
+    so far, the first or last event, the date a "when" question asks for; and take from the
+    previews of an event ("will speak ... this Friday") unless the question asks what is
+    planned."""
     wanted = {c.upper() for c in facts.countries}
     candidates = [by_id[cid] for cid in scores]
     readout_names = names_by_readout(candidates, facts)
     about = set(readouts_about(candidates, facts.people, sorted(everyone))) if len(
         facts.people) > 1 else set()
     picked = chronological_pick(candidates, facts, readout_names)
+    previews = set() if facts.asks_plans else {
+        p.doc_id for p in candidates if p.start == 0 and announces(p.text)}
+    other_day = _other_day_readouts(candidates, facts)
     for cid in scores:
         p = by_id[cid]
         if wanted and wanted <= set(p.countries):
@@ -249,6 +267,26 @@ def _boost(scores: dict[str, float], by_id: dict[str, Passage], facts: QuestionF
             scores[cid] += ORDER_BOOST
         if facts.asks_when and p.start == 0 and (picked is None or p.doc_id == picked):
             scores[cid] += OPENING_BOOST
+        if p.doc_id in previews:
+            scores[cid] -= ANNOUNCEMENT_PENALTY
+        if p.doc_id in other_day:
+            scores[cid] -= OTHER_DAY_PENALTY
+
+
+def _other_day_readouts(candidates: list[Passage], facts: QuestionFacts) -> set[str]:
+    """For a question on one day ("on August 29, 2024"): the readouts whose first sentence
+    says their event took place on other days ("met on August 27-28"). The date filter keeps
+    them, as it must (a readout is often dated the day after), but they report another event."""
+    if not facts.since or facts.since != facts.until:
+        return set()
+    asked = dt.date.fromisoformat(facts.since)
+    other = set()
+    for p in candidates:
+        spans = sentence_spans(p.text) if p.start == 0 else []
+        days = stated_days(p.text[spans[0][0]:spans[0][1]]) if spans else set()
+        if days and not any(d == asked.day and m in (None, asked.month) for m, d in days):
+            other.add(p.doc_id)
+    return other
 
 
 def chronological_pick(
@@ -288,14 +326,19 @@ def readouts_about(
     candidates: list[Passage], names: Sequence[KnownName], among: Sequence[str]
 ) -> list[str]:
     """The candidate readouts (``among`` them) about a meeting of ``names``: those naming them
-    all in their title, or if none does, in their opening passage."""
+    all in their title, or if none does, in their opening passage, and of these the ones whose
+    title names most of them. CCTV titles name one party by name ("习近平会见英国首相"): Li
+    Qiang's talks with Starmer the same day name Xi and Starmer in their opening too, but
+    neither in their title."""
     titles = {p.doc_id: p.title for p in candidates}
+    about = [doc for doc in among if all(k.in_text(titles.get(doc, "")) for k in names)]
+    if about:
+        return about
     openings = {p.doc_id: f"{p.title} {p.text}" for p in candidates if p.start == 0}
-    for texts in (titles, openings):
-        about = [doc for doc in among if all(k.in_text(texts.get(doc, "")) for k in names)]
-        if about:
-            return about
-    return []
+    about = [doc for doc in among if all(k.in_text(openings.get(doc, "")) for k in names)]
+    in_title = {doc: sum(k.in_text(titles[doc]) for k in names) for doc in about}
+    most = max(in_title.values(), default=0)
+    return [doc for doc in about if in_title[doc] == most]
 
 
 def _subject_share(text: str, topics: tuple[str, ...]) -> float:

@@ -13,8 +13,8 @@ from rag.answer import NAMED_SLACK, evidence_problem, missing_names
 from rag.assistant import build_assistant
 from rag.embeddings import build_embeddings
 from rag.names import gazetteer
-from rag.query import analyse, event_kind
-from rag.retrieve import Retrieval, chronological_pick, names_by_readout
+from rag.query import analyse, announces, event_kind, stated_days
+from rag.retrieve import Retrieval, chronological_pick, names_by_readout, readouts_about
 from rag.schema import Passage, Readout
 from rag.store import ReadoutStore
 from tests.conftest import corpus_records
@@ -404,3 +404,70 @@ def test_nationalities_are_not_the_subject_of_a_question() -> None:
     assert facts.topics == ("surveillance", "balloon")
     assert analyse("Quelle mesure Xi a-t-il annoncée pour les Français ?").topics == (
         "mesure", "annoncee")
+
+
+def test_a_readout_whose_title_names_one_party_beats_a_same_day_readout_naming_none() -> None:
+    """On 29 January 2026 CCTV reported Xi's meeting with Starmer and Li Qiang's talks with him:
+    both openings name Xi and Starmer, only the first title names one of them."""
+    xi = passage("cctv-xi", "zh", "1月29日上午，国家主席习近平在北京会见英国首相斯塔默。",
+                 title="习近平会见英国首相")
+    li = passage("cctv-li", "zh", "欢迎仪式后，李强同斯塔默举行会谈。"
+                 "李强表示，上午习近平主席同首相先生举行会晤。", title="李强同英国首相会谈")
+    people = analyse("What did Keir Starmer tell Xi Jinping about Taiwan?").people
+    assert readouts_about([li, xi], people, ["cctv-li", "cctv-xi"]) == ["cctv-xi"]
+
+
+@pytest.mark.parametrize(("opening", "preview"), [
+    ("President Joseph R. Biden, Jr. will speak with President Xi Jinping this Friday. This is "
+     "part of our efforts.", True),
+    ("On March 17, President Joe Biden will host Micheál Martin, Taoiseach of Ireland.", True),
+    ("Le président de la Confédération s'entretiendra lundi avec le président Xi.", True),
+    ("应国家主席习近平邀请，美国总统拜登将于11月9日至11日对中国进行国事访问。", True),
+    ("President Biden spoke today with President Xi. They agreed they will meet again.", False),
+    ("8月23日下午，国家主席习近平应约同英国首相斯塔默通电话。中方将同英方加强合作。", False),
+])
+def test_a_preview_of_an_event_is_told_from_its_readout(opening: str, preview: bool) -> None:
+    assert announces(opening) is preview
+
+
+def test_the_readout_of_a_call_beats_the_preview_announcing_it(settings, tmp_path) -> None:
+    """The press secretary's "will speak with President Xi this Friday" outscored the readout
+    of that video call with the real model."""
+    readout = "wh-2022-03-18-readout-of-president-joseph-r-biden-jr-call-with-president-xi-9672c8"
+    preview = "wh-2022-03-17-statement-by-press-secretary-jen-psaki-on-president-bidens-ca-b47d01"
+    assistant = _e5_assistant(settings, tmp_path, corpus_records("en", ids=[readout, preview]))
+    answer = assistant.ask("When did Biden and Xi speak by video in 2022 and what did Biden "
+                           "warn about?")
+    assert answer.answered
+    assert answer.citations[0].doc_id == readout
+    planned = assistant.ask("When was Biden's call with Xi in March 2022 announced?")
+    assert planned.passages[0].doc_id == preview
+
+
+@pytest.mark.parametrize(("sentence", "days"), [
+    ("Jake Sullivan met on August 27-28 with Wang Yi.", {(8, 27), (8, 28)}),
+    ("On Monday, 29 April, President Ueli Maurer was received by President Xi.", {(4, 29)}),
+    ("Le soir du 22 février 2021, le président Xi Jinping a eu un entretien.", {(2, 22)}),
+    ("国家主席习近平18日晚应约同美国总统拜登视频通话。", {(None, 18)}),
+    ("8月29日下午，国家主席习近平会见沙利文。", {(8, 29)}),
+    ("President Biden spoke today with President Xi Jinping.", set()),
+])
+def test_the_days_a_readout_says_its_event_took_place(sentence: str, days: set) -> None:
+    assert stated_days(sentence) == days
+
+
+def test_who_met_on_a_day_leaves_out_the_readout_of_the_days_before(settings, tmp_path) -> None:
+    """Sullivan's talks with Wang Yi (27-28 August 2024) are dated the 28th, inside the date
+    window of a question on the 29th: they are retrieved, but not cited as a meeting of the
+    29th."""
+    wang = "wh-2024-08-28-readout-of-national-security-advisor-jake-sullivans-meeting-w-946f5a"
+    of_the_day = {
+        "wh-2024-08-28-readout-of-national-security-advisor-jake-sullivans-meeting-w-cedd2a",
+        "wh-2024-08-29-readout-of-national-security-advisor-jake-sullivans-meeting-w-f6b78a",
+    }
+    records = corpus_records("en", ids=[wang, *of_the_day])
+    answer = _e5_assistant(settings, tmp_path, records).ask(
+        "Who did Jake Sullivan meet in Beijing on August 29, 2024?")
+    assert answer.answered
+    assert {c.doc_id for c in answer.citations} == of_the_day
+    assert wang in {p.doc_id for p in answer.passages}
