@@ -6,7 +6,9 @@ its marker, so every claim is exactly the cited span: ``document_text[start:end]
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from rag.config import Settings
@@ -201,19 +203,26 @@ def missing_topic(retrieval: Retrieval) -> list[str]:
 
 def _sentences(question: str, retrieval: Retrieval) -> list[Sentence]:
     """Sentences of the passages scored by word overlap and retrieval rank; a readout of
-    another day than the one day asked is left out while a readout of that day remains."""
+    another day than the one day asked is left out while a readout of that day remains.
+
+    Overlap counts each question word by how few of these sentences hold it: in the readout
+    of the Xi-Japarov call "Japarov" is in many sentences, "Taiwan" in one, the answer."""
     wanted = set(tokens(question))
-    out = []
     passages = [p for p in retrieval.passages if p.doc_id not in retrieval.other_day]
+    found = []
     for rank, p in enumerate(passages or retrieval.passages):  # of the day asked, if any
-        prior = 1.0 / (rank + 1)  # retrieval's order, which knows more than word overlap
         for s, e in sentence_spans(p.text):
-            if looks_like_instruction(p.text[s:e]):
-                continue
-            words = set(tokens(p.text[s:e]))
-            overlap = len(wanted & words) / len(wanted) if wanted else 0.0
-            out.append(Sentence(p, rank, p.start + s, p.start + e,
-                                OVERLAP_WEIGHT * overlap + (1 - OVERLAP_WEIGHT) * prior))
+            if not looks_like_instruction(p.text[s:e]):
+                found.append((p, rank, s, e, wanted.intersection(tokens(p.text[s:e]))))
+    held = Counter(word for *_, words in found for word in words)
+    weight = {word: math.log(1 + len(found) / (1 + held[word])) for word in wanted}
+    total = sum(weight.values()) or 1.0
+    out = []
+    for p, rank, s, e, words in found:
+        overlap = sum(weight[word] for word in words) / total
+        prior = 1.0 / (rank + 1)  # retrieval's order, which knows more than word overlap
+        out.append(Sentence(p, rank, p.start + s, p.start + e,
+                            OVERLAP_WEIGHT * overlap + (1 - OVERLAP_WEIGHT) * prior))
     return out
 
 

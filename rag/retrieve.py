@@ -16,6 +16,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.lexical import LexicalHit, LexicalIndex
+from rag.metadata import find_countries
 from rag.names import KnownName
 from rag.query import (
     QuestionFacts,
@@ -341,13 +342,19 @@ def readouts_about(
     return [doc for doc in about if in_title[doc] == most]
 
 
-def _subject_share(text: str, topics: tuple[str, ...]) -> float:
-    """The largest share of ``topics`` one sentence of ``text`` holds (accents and case
-    ignored, inflections matched: see ``mentions_topic``)."""
+def _subject_share(text: str, topics: tuple[str, ...], countries: tuple[str, ...]) -> float:
+    """The largest share of the subject words (``topics``: accents and case ignored,
+    inflections matched, see ``mentions_topic``), or failing them of the ``countries`` (any
+    language), one sentence of ``text`` holds."""
     best = 0.0
     for a, b in sentence_spans(text):
-        folded = fold(text[a:b])
-        best = max(best, sum(mentions_topic(folded, t) for t in topics) / len(topics))
+        sentence = text[a:b]
+        if topics:
+            folded = fold(sentence)
+            held = sum(mentions_topic(folded, t) for t in topics) / len(topics)
+        else:
+            held = len(set(countries).intersection(find_countries(sentence))) / len(countries)
+        best = max(best, held)
     return best
 
 
@@ -356,8 +363,10 @@ def _reorder_within_readouts(scores: dict[str, float], by_id: dict[str, Passage]
     """Let a readout's passages trade places by the question's subject words, keeping the
     readout's own scores: the readout found stays where it ranks (a cross-lingual answer
     is not pushed down by words it says in another language), but within it the passage
-    whose sentence says "signed" ranks before its neighbour about the same talks."""
-    if not facts.topics:
+    whose sentence says "signed" ranks before its neighbour about the same talks. A question
+    whose subject is a country ("What did Japarov say about Taiwan?") goes by its countries;
+    where it has subject words, the countries are its setting ("en Chine") and do not count."""
+    if not facts.topics and not facts.countries:
         return
     by_doc: dict[str, list[str]] = {}
     for cid in scores:
@@ -367,5 +376,5 @@ def _reorder_within_readouts(scores: dict[str, float], by_id: dict[str, Passage]
             continue
         slots = sorted((scores[c] for c in cids), reverse=True)
         order = sorted(cids, key=lambda c: scores[c] + SENTENCE_WEIGHT * _subject_share(
-            by_id[c].text, facts.topics), reverse=True)
+            by_id[c].text, facts.topics, facts.countries), reverse=True)
         scores.update(zip(order, slots, strict=True))

@@ -200,7 +200,8 @@ def test_two_countries_favour_the_readout_mentioning_both(settings, tmp_path) ->
     assert len(records) == 3
     assistant = _e5_assistant(settings, tmp_path, records)
     for question in ("What did Kyrgyzstan say about Taiwan?",
-                     "Qu'a dit le Kirghizistan sur Taïwan ?"):
+                     "Qu'a dit le Kirghizistan sur Taïwan ?",
+                     "What did Japarov say about Taiwan?"):  # his name is in many sentences
         answer = assistant.ask(question)
         assert answer.answered, question
         assert answer.citations[0].doc_id == "seed-xi-japarov-2021-02-22"
