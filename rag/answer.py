@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from rag.config import Settings
+from rag.metadata import find_countries
 from rag.query import event_kind, mentions_topic
 from rag.retrieve import Retrieval
 from rag.safety import looks_like_instruction, neutralise_markers
@@ -206,14 +207,21 @@ def _sentences(question: str, retrieval: Retrieval) -> list[Sentence]:
     another day than the one day asked is left out while a readout of that day remains.
 
     Overlap counts each question word by how few of these sentences hold it: in the readout
-    of the Xi-Japarov call "Japarov" is in many sentences, "Taiwan" in one, the answer."""
-    wanted = set(tokens(question))
+    of the Xi-Japarov call "Japarov" is in many sentences, "Taiwan" in one, the answer. A
+    country asked about counts in any language: "Ukraine" is held by "乌克兰危机"."""
+    asked = retrieval.facts.subject_countries
+    wanted = set(tokens(question)) | {f"country:{code}" for code in asked}
     passages = [p for p in retrieval.passages if p.doc_id not in retrieval.other_day]
     found = []
     for rank, p in enumerate(passages or retrieval.passages):  # of the day asked, if any
         for s, e in sentence_spans(p.text):
-            if not looks_like_instruction(p.text[s:e]):
-                found.append((p, rank, s, e, wanted.intersection(tokens(p.text[s:e]))))
+            text = p.text[s:e]
+            if looks_like_instruction(text):
+                continue
+            words = wanted.intersection(tokens(text))
+            if asked:
+                words |= {f"country:{code}" for code in find_countries(text) if code in asked}
+            found.append((p, rank, s, e, words))
     held = Counter(word for *_, words in found for word in words)
     weight = {word: math.log(1 + len(found) / (1 + held[word])) for word in wanted}
     total = sum(weight.values()) or 1.0
@@ -269,11 +277,15 @@ class ExtractiveAnswerer:
         return chosen  # best first: the answer leads with the sentence that fits best
 
     def _one_per_readout(self, sentences: list[Sentence]) -> list[Sentence]:
-        """For "who spoke with whom" questions: the best sentence of each readout, by date."""
+        """For "who spoke with whom" questions: a sentence of each readout, by date; its first
+        sentence when its opening passage was retrieved (it says who met whom and when), else
+        the one that fits best."""
         best: dict[str, Sentence] = {}
         for s in sentences:
             kept = best.get(s.passage.doc_id)
-            if kept is None or s.score > kept.score:
+            opens = s.start == 0
+            if kept is None or (opens and kept.start != 0) or (
+                    kept.start != 0 and s.score > kept.score):
                 best[s.passage.doc_id] = s
         return sorted(best.values(), key=lambda s: (s.passage.date or "", s.start))
 

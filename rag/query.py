@@ -70,6 +70,8 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 
+_SUBJECT_CUE = re.compile(r"(?i)\b(?:about|on|regarding|concerning|sur|au sujet d[eu']|"
+                          r"concernant|à propos d[eu']|quant à)\b")
 
 # Words of a question that say what kind of event it asks about, not its subject.
 EVENT_WORDS = frozenset(fold(w) for w in """
@@ -184,6 +186,7 @@ class QuestionFacts:
     names: tuple[str, ...] = ()  # proper names past the first word, folded ("tibet", "putin")
     known: tuple[KnownName, ...] = ()  # people and places of the gazetteer, in every form
     asks_plans: bool = False  # "When will they meet?": previews answer it, not only records
+    subject_countries: tuple[str, ...] = ()  # what it asks about: "about the Ukraine crisis"
 
     @property
     def people(self) -> tuple[KnownName, ...]:
@@ -272,7 +275,17 @@ def analyse(question: str) -> QuestionFacts:
         order=chronological_order(question), asks_when=bool(_WHEN.search(question)),
         language=question_language(question), topics=topic_words(question, names, known),
         event=event_kind(question), asks_plans=bool(_ASKS_PLANS.search(question)),
+        subject_countries=subject_countries(question),
     )
+
+
+def subject_countries(question: str) -> tuple[str, ...]:
+    """The countries a question asks about, named after "about", "on", "sur"... (Taiwan in
+    "What did Japarov say about Taiwan?"), as opposed to its setting ("visite en Chine").
+    Of a follow-up read with the question before it, the last question's."""
+    last = re.split(r"[?？]\s+", question.strip())[-1]
+    cue = _SUBJECT_CUE.search(last)
+    return find_countries(last[cue.end():]) if cue else ()
 
 
 def chronological_order(question: str) -> Order | None:

@@ -344,29 +344,30 @@ def readouts_about(
 
 def _subject_share(text: str, topics: tuple[str, ...], countries: tuple[str, ...]) -> float:
     """The largest share of the subject words (``topics``: accents and case ignored,
-    inflections matched, see ``mentions_topic``), or failing them of the ``countries`` (any
-    language), one sentence of ``text`` holds."""
+    inflections matched, see ``mentions_topic``) and ``countries`` (any language) one
+    sentence of ``text`` holds."""
     best = 0.0
     for a, b in sentence_spans(text):
         sentence = text[a:b]
-        if topics:
-            folded = fold(sentence)
-            held = sum(mentions_topic(folded, t) for t in topics) / len(topics)
-        else:
-            held = len(set(countries).intersection(find_countries(sentence))) / len(countries)
-        best = max(best, held)
+        folded = fold(sentence)
+        held = sum(mentions_topic(folded, t) for t in topics)
+        if countries:
+            held += len(set(countries).intersection(find_countries(sentence)))
+        best = max(best, held / (len(topics) + len(countries)))
     return best
 
 
 def _reorder_within_readouts(scores: dict[str, float], by_id: dict[str, Passage],
                              facts: QuestionFacts) -> None:
-    """Let a readout's passages trade places by the question's subject words, keeping the
-    readout's own scores: the readout found stays where it ranks (a cross-lingual answer
-    is not pushed down by words it says in another language), but within it the passage
-    whose sentence says "signed" ranks before its neighbour about the same talks. A question
-    whose subject is a country ("What did Japarov say about Taiwan?") goes by its countries;
-    where it has subject words, the countries are its setting ("en Chine") and do not count."""
-    if not facts.topics and not facts.countries:
+    """Let a readout's passages trade places by the question's subject, keeping the readout's
+    own scores: the readout found stays where it ranks (a cross-lingual answer is not pushed
+    down by words it says in another language), but within it the passage whose sentence
+    says "signed", or names Ukraine (乌克兰) when asked "about the Ukraine crisis", ranks
+    before its neighbour about the same talks. The countries a question names count when it
+    asks about them ("about Taiwan") or has no other subject; not when they are its setting
+    ("lors de la visite en Chine")."""
+    countries = facts.subject_countries or (() if facts.topics else facts.countries)
+    if not facts.topics and not countries:
         return
     by_doc: dict[str, list[str]] = {}
     for cid in scores:
@@ -376,5 +377,5 @@ def _reorder_within_readouts(scores: dict[str, float], by_id: dict[str, Passage]
             continue
         slots = sorted((scores[c] for c in cids), reverse=True)
         order = sorted(cids, key=lambda c: scores[c] + SENTENCE_WEIGHT * _subject_share(
-            by_id[c].text, facts.topics, facts.countries), reverse=True)
+            by_id[c].text, facts.topics, countries), reverse=True)
         scores.update(zip(order, slots, strict=True))

@@ -9,7 +9,7 @@ import pytest
 
 from ingest.chunking import chunk_readout
 from ingest.pipeline import ingest_paths
-from rag.answer import NAMED_SLACK, evidence_problem, missing_names
+from rag.answer import NAMED_SLACK, ExtractiveAnswerer, evidence_problem, missing_names
 from rag.assistant import build_assistant
 from rag.embeddings import build_embeddings
 from rag.names import gazetteer
@@ -472,3 +472,41 @@ def test_who_met_on_a_day_leaves_out_the_readout_of_the_days_before(settings, tm
     assert answer.answered
     assert {c.doc_id for c in answer.citations} == of_the_day
     assert wang in {p.doc_id for p in answer.passages}
+
+
+@pytest.mark.parametrize(("question", "asked"), [
+    ("What did Japarov say about Taiwan?", ("TW",)),
+    ("What did Kyrgyzstan say about Taiwan?", ("TW",)),
+    ("Qu'a dit le Kirghizistan au sujet de l'Ukraine ?", ("UA",)),
+    ("Quel cadeau a été offert à Xi Jinping lors de la visite d'Ueli Maurer en Chine ?", ()),
+])
+def test_the_countries_a_question_asks_about(question: str, asked: tuple[str, ...]) -> None:
+    assert analyse(question).subject_countries == asked
+
+
+def test_an_english_question_about_a_country_cites_the_chinese_sentence_naming_it(
+    settings,
+) -> None:
+    call = replace(passage("cctv-putin", "zh", "国家主席习近平同俄罗斯总统普京举行视频会晤。"
+                           "普京表示，很高兴同习近平主席举行会晤。两国元首就乌克兰危机交换意见。"),
+                   countries=("CN", "RU", "UA"))
+    question = "What did Xi tell Putin about the Ukraine crisis?"
+    answer = ExtractiveAnswerer(settings).answer(question, retrieval(question, call))
+    assert answer.citations[0].quote == "两国元首就乌克兰危机交换意见。"
+
+
+def test_a_list_of_calls_quotes_the_sentence_saying_who_spoke_with_whom(settings) -> None:
+    call = replace(passage("wh-2021-02-10", "en", "President Biden spoke today with President "
+                           "Xi Jinping of China. The two leaders agreed to follow the call up "
+                           "in February on COVID-19 and climate."), date="2021-02-10",
+                   countries=("CN", "US"))
+    question = "Which leaders did Xi call in February 2021?"
+    answer = ExtractiveAnswerer(settings).answer(question, retrieval(question, call))
+    assert [c.quote for c in answer.citations] == [
+        "President Biden spoke today with President Xi Jinping of China."]
+
+
+def test_a_follow_up_asks_about_its_own_subject() -> None:
+    combined = "What did Kyrgyzstan say about Taiwan? And what did he say about vaccines?"
+    assert analyse(combined).subject_countries == ()
+    assert analyse("What did Xi say? And about Ukraine?").subject_countries == ("UA",)
