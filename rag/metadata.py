@@ -198,7 +198,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "KR": ("South Korea", "Republic of Korea", "ROK", "Corée du Sud", "République de Corée",
            "韩国", "韓國"),
     "KP": ("North Korea", "DPRK", "Corée du Nord", "朝鲜", "北韩"),
-    "TW": ("Taiwan", "Taïwan", "台湾", "臺灣", "台灣", "中国台湾"),
+    "TW": ("Taiwan", "Taïwan", "台湾", "臺灣", "台灣", "中国台湾", "涉台"),
+    "HK": ("Hong Kong", "Hongkong", "香港", "涉港"),  # "涉港、涉疆、涉台问题": issues of ...
+    "MO": ("Macao", "Macau", "澳门", "澳門", "涉澳"),
     "CN": ("China", "Chine", "PRC", "People's Republic of China", "中国", "中華人民共和國"),
     "IR": ("Iran", "伊朗"),
     "SY": ("Syria", "Syrie", "叙利亚"),

@@ -164,10 +164,15 @@ NOT_NAMES = frozenset(
     secretary federal councillor chinese american french swiss russian british german
     quel quelle quels quelles quand qui que quoi comment pourquoi président présidente
     ministre conseiller conseillère fédéral fédérale le la les un une des du de en et
-    chine suisse états-unis france russie
+    chine suisse états-unis france russie maison-blanche kremlin elysee
     un onu nato otan eu ue g7 g20 brics asean apec wto omc who oms imf fmi osce sco ocs cop
     opec opep iaea aiea unesco""".split()
-)  # (the last two lines: organisations, which readouts name in words: "Nations unies")
+)  # (seats of government, which readouts seldom name; organisations, which they name in
+#   words: "Nations unies")
+
+
+PARTICLES = frozenset("le la de du des van von der al el bin da di".split())
+MAX_PARTICLES = 3
 
 
 @dataclass(frozen=True)
@@ -299,16 +304,22 @@ def chronological_order(question: str) -> Order | None:
 
 def proper_names(question: str) -> tuple[str, ...]:
     """Names in a question past its first word, folded; consecutive capitalised words form one
-    name ("emmanuel macron"). Months, question words, titles and countries are left out."""
+    name ("emmanuel macron"), particles included ("jean-yves le drian", "ursula von der
+    leyen"). Months, question words, titles and countries are left out."""
     names: list[list[str]] = []
     last_end = -2
-    for match in _NAME.finditer(f" {question.strip()}"):
+    padded = f" {question.strip()}"
+    for match in _NAME.finditer(padded):
         word = match.group(1)
         folded = fold(word)
+        gap = [fold(w) for w in padded[last_end:match.start()].split()] if names else ["-"]
+        within = len(gap) <= MAX_PARTICLES and all(w in PARTICLES for w in gap)
+        if within and folded in PARTICLES:
+            continue  # a capitalised particle, taken with the name it leads to
         if match.start() == 1 or folded in NOT_NAMES or folded in MONTHS or find_countries(word):
             continue
-        if names and match.start() - last_end <= 1:
-            names[-1].append(folded)
+        if within:
+            names[-1] += [*gap, folded]
         else:
             names.append([folded])
         last_end = match.end()

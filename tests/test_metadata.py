@@ -129,6 +129,8 @@ def test_find_date_reads_only_the_opening() -> None:
         ("美国、俄罗斯、英国、韩国、台湾、越南、土耳其",
          ("GB", "KR", "RU", "TR", "TW", "US", "VN")),
         ("the Kyrgyz Republic; son homologue kirghize", ("KG",)),
+        # CCTV's "issues of Hong Kong, Xinjiang and Taiwan" ("涉港、涉疆、涉台问题")
+        ("埃方坚定支持中方在涉港、涉疆、涉台等问题上的原则立场", ("HK", "TW")),
         # longest name wins, and whole words only
         ("Niger and Nigeria", ("NE", "NG")),
         ("Nigeria's president and the Nigerian people", ("NG",)),
