@@ -32,6 +32,8 @@ _DAY_MONTH_YEAR = re.compile(
 _RANGE = r"(?:\s*(?:-|–|to|and|au|et)\s*(\d{1,2})(?:er)?)?"
 _MONTH_DAYS = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})\b{_RANGE}", re.IGNORECASE)
 _DAYS_MONTH = re.compile(rf"\b(\d{{1,2}})(?:er)?{_RANGE}\s+({_MONTH_RE})\b", re.IGNORECASE)
+_TODAY = re.compile(r"(?i)\btoday\b|\bthis (?:morning|afternoon|evening)\b|\baujourd['’]hui\b"
+                    r"|\bce (?:matin|soir)\b|\bcet après-midi\b|今天|今日|今晚")
 _ZH_DAYS = re.compile(r"(?:(\d{1,2})月)?(\d{1,2})日(?:至(\d{1,2})日)?")
 _ZH_DATE = re.compile(r"((?:19|20)\d\d)年(?:(\d{1,2})月)?(?:(\d{1,2})日)?")
 _ISO = re.compile(r"\b((?:19|20)\d\d)-(\d\d)(?:-(\d\d))?\b")
@@ -253,10 +255,14 @@ def date_range(question: str) -> tuple[str | None, str | None]:
     return min(s for s, _ in spans), max(e for _, e in spans)
 
 
-def stated_days(sentence: str) -> set[tuple[int | None, int]]:
+def stated_days(sentence: str, dated: str | None = None) -> set[tuple[int | None, int]]:
     """The (month, day) pairs a readout's sentence says its event took place on ("met on
-    August 27-28", "le 22 février", "18日晚": month None); empty when it names no day."""
+    August 27-28", "le 22 février", "18日晚": month None, "spoke today": the readout's own
+    date, ``dated``); empty when it names no day."""
     days: set[tuple[int | None, int]] = set()
+    if dated and _TODAY.search(sentence):
+        day = dt.date.fromisoformat(dated)
+        days.add((day.month, day.day))
 
     def add(month: int | None, first: str, last: str | None) -> None:
         days.update((month, d) for d in range(int(first), int(last or first) + 1))

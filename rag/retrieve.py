@@ -275,16 +275,19 @@ def _boost(scores: dict[str, float], by_id: dict[str, Passage], facts: QuestionF
 
 
 def _other_day_readouts(candidates: list[Passage], facts: QuestionFacts) -> set[str]:
-    """For a question on one day ("on August 29, 2024"): the readouts whose first sentence
-    says their event took place on other days ("met on August 27-28"). The date filter keeps
-    them, as it must (a readout is often dated the day after), but they report another event."""
+    """For a question on one day ("on August 29, 2024"): the readouts dated before it (a day
+    of time zones allowed) and those whose first sentence says their event took place on
+    other days ("met on August 27-28", or "spoke today" in a readout of another date). The
+    date filter keeps them, as it must (a readout is often dated the day after), but they
+    report another event."""
     if not facts.since or facts.since != facts.until:
         return set()
     asked = dt.date.fromisoformat(facts.since)
-    other = set()
+    too_early = (asked - dt.timedelta(days=1)).isoformat()
+    other = {p.doc_id for p in candidates if p.date and p.date < too_early}
     for p in candidates:
         spans = sentence_spans(p.text) if p.start == 0 else []
-        days = stated_days(p.text[spans[0][0]:spans[0][1]]) if spans else set()
+        days = stated_days(p.text[spans[0][0]:spans[0][1]], p.date) if spans else set()
         if days and not any(d == asked.day and m in (None, asked.month) for m, d in days):
             other.add(p.doc_id)
     return other

@@ -451,10 +451,28 @@ def test_the_readout_of_a_call_beats_the_preview_announcing_it(settings, tmp_pat
     ("Le soir du 22 février 2021, le président Xi Jinping a eu un entretien.", {(2, 22)}),
     ("国家主席习近平18日晚应约同美国总统拜登视频通话。", {(None, 18)}),
     ("8月29日下午，国家主席习近平会见沙利文。", {(8, 29)}),
-    ("President Biden spoke today with President Xi Jinping.", set()),
+    ("President Biden spoke today with President Xi Jinping.", {(10, 18)}),
+    ("This afternoon, President Biden spoke with Prime Minister Netanyahu.", {(10, 18)}),
+    ("President Biden spoke with President Xi Jinping.", set()),
 ])
 def test_the_days_a_readout_says_its_event_took_place(sentence: str, days: set) -> None:
-    assert stated_days(sentence) == days
+    assert stated_days(sentence, "2023-10-18") == days
+
+
+def test_who_was_called_on_a_day_leaves_out_calls_of_the_days_around(
+    fake_store, settings
+) -> None:
+    """Readouts are kept up to three days around the day asked (some are dated the day
+    after), but one dated before it, or saying "today" on another date, is another call."""
+    calls = [Readout(doc_id=f"wh-{day}", title=f"Readout of President Biden's Call with {who}",
+                     date=f"2023-10-{day}", language="en", source="White House",
+                     text=f"President Biden spoke today with {who} about Gaza.")
+             for day, who in (("14", "President Abbas"), ("16", "President Sisi"),
+                              ("18", "King Abdullah II"))]
+    answer = assistant_over(fake_store, settings, calls).ask(
+        "Which leaders did Biden speak with by phone on 16 October 2023?")
+    assert [c.doc_id for c in answer.citations] == ["wh-16"]
+    assert {p.doc_id for p in answer.passages} == {"wh-14", "wh-16", "wh-18"}
 
 
 def test_who_met_on_a_day_leaves_out_the_readout_of_the_days_before(settings, tmp_path) -> None:
