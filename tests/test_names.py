@@ -555,3 +555,15 @@ def test_names_a_readout_shortens_or_writes_with_digits_are_not_missing() -> Non
                     "Al-Sisi in Dubai on the sidelines of COP28.")
     question = "Quels dirigeants Kamala Harris a-t-elle vus, pour la Maison-Blanche, à la COP28 ?"
     assert missing_names(retrieval(question, dubai)) == []
+
+
+def test_two_people_named_only_in_separate_readouts_did_not_meet(settings) -> None:
+    """A false premise of the second held-out set: Berset "received by Biden at the White
+    House". Swiss presidents are in the gazetteer, so they must meet Biden in one readout."""
+    swiss = passage("ch-berset", "fr", "Le président de la Confédération Alain Berset a reçu le "
+                    "président de la Finlande à Berne.")
+    biden = passage("wh-biden", "en", "President Biden met today with President Niinistö of "
+                    "Finland at the White House.")
+    question = "Alain Berset a été reçu par Joe Biden : qu'ont-ils décidé ?"
+    assert evidence_problem(question, retrieval(question, swiss, biden), settings) == (
+        "no readout found is about all the people and countries the question names")
