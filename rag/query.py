@@ -38,6 +38,15 @@ _ZH_DAYS = re.compile(r"(?:(\d{1,2})月)?(\d{1,2})日(?:至(\d{1,2})日)?")
 _ZH_DATE = re.compile(r"((?:19|20)\d\d)年(?:(\d{1,2})月)?(?:(\d{1,2})日)?")
 _ISO = re.compile(r"\b((?:19|20)\d\d)-(\d\d)(?:-(\d\d))?\b")
 _YEAR = re.compile(r"(?<![\d-])((?:19|20)\d\d)(?![\d-])")
+# "the 2009 free trade agreement", "l'accord de libre-échange de 2014": the year of a text the
+# question refers to, not the date of the event it asks about
+_TEXTS = (r"(?:agreements?|accords?|treat(?:y|ies)|traités?|memorand(?:um|a)|mémorandum|mou|"
+          r"declarations?|déclarations?|conventions?|protocols?|protocoles?|joint statements?|"
+          r"communiqués?|fta)")
+_BETWEEN = r"(?:\s+(?!(?:on|in|at|with|about|to|and|for|en|à|avec|sur|et|pour)\b)[\w'’-]+){0,4}?"
+_YEAR_OF_A_TEXT = re.compile(
+    rf"(?i)(?<![\d-])(?:19|20)\d\d{_BETWEEN}\s+{_TEXTS}\b"
+    rf"|\b{_TEXTS}{_BETWEEN}\s+(?:of|de|du)\s+(?:19|20)\d\d(?![\d-])")
 _LIST_CUES = re.compile(
     r"\b(which|what) (leaders|countries|presidents|counterparts|calls|meetings)\b|\bwho did\b"
     r"|\bwho (?:has|have)\b|\bwith whom\b|\blist\b|\bquels (?:dirigeants|pays|homologues)\b"
@@ -248,7 +257,7 @@ def date_range(question: str) -> tuple[str | None, str | None]:
         spans.append(_range(int(m.group(1)), int(m.group(2)),
                             int(m.group(3)) if m.group(3) else None))
     if not spans:
-        stripped = _ISO.sub(" ", _DAY_MONTH_YEAR.sub(" ", question))
+        stripped = _YEAR_OF_A_TEXT.sub(" ", _ISO.sub(" ", _DAY_MONTH_YEAR.sub(" ", question)))
         spans = [_range(int(y), None, None) for y in _YEAR.findall(stripped)]
     if not spans:
         return None, None

@@ -178,6 +178,11 @@ def test_bad_questions_get_a_clear_error(assistant, question: str) -> None:
         ("2021年2月习近平同谁通电话？", ("2021-02-01", "2021-02-28")),
         ("What did Kyrgyzstan say about Taiwan?", (None, None)),
         ("COVID-19 vaccines", (None, None)),
+        # the year of an agreement is not the date of the talks asked about
+        ("Who asked Japan to update the 2009 bilateral free trade agreement?", (None, None)),
+        ("Qu'ont-ils dit de l'accord de libre-échange de 2014 ?", (None, None)),
+        ("What did they agree in 2021 on the agreement?", ("2021-01-01", "2021-12-31")),
+        ("What did they say in their 2022 call?", ("2022-01-01", "2022-12-31")),
     ],
 )
 def test_question_dates(question: str, expected: tuple) -> None:
