@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.config import Settings
@@ -263,7 +264,8 @@ class ExtractiveAnswerer:
             )
         else:
             text = " ".join(f"{neutralise_markers(c.quote)} [{c.n}]" for c in citations)
-        return Answer(question, True, text, citations, retrieval.passages, self.name)
+        return Answer(question, True, text, citations, retrieval.passages, self.name,
+                      preview_notice(citations, retrieval))
 
     def _choose(self, question: str, retrieval: Retrieval) -> list[Sentence]:
         sentences = _sentences(question, retrieval)
@@ -291,6 +293,16 @@ class ExtractiveAnswerer:
                     kept.start != 0 and s.score > kept.score):
                 best[s.passage.doc_id] = s
         return sorted(best.values(), key=lambda s: (s.passage.date or "", s.start))
+
+
+def preview_notice(citations: Sequence[Citation], retrieval: Retrieval) -> str | None:
+    """A warning when the answer quotes an announcement made before the event (the only
+    record of Biden's January 2022 meeting with Kishida is the press secretary's preview)."""
+    markers = [f"[{c.n}]" for c in citations if c.doc_id in retrieval.previews]
+    if not markers:
+        return None
+    return (f"{', '.join(markers)} {'quotes' if len(markers) == 1 else 'quote'} an "
+            "announcement made before the event: what was planned, not what was said.")
 
 
 def refusal(question: str, retrieval: Retrieval, reason: str, answerer: str) -> Answer:

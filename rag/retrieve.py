@@ -60,6 +60,7 @@ class Retrieval:
     naming_all: frozenset[str] = frozenset()  # readouts naming every person and country asked
     unknown_topics: tuple[str, ...] = ()  # the question's subject words no readout contains
     other_day: frozenset[str] = frozenset()  # readouts of another day than the one day asked
+    previews: frozenset[str] = frozenset()  # readouts announcing the event ("will speak")
 
 
 @functools.cache
@@ -104,7 +105,8 @@ class Retriever:
         top = passages[:k]
         return Retrieval(tuple(top), facts, tuple(vector), best, date_narrowed,
                          frozenset(everyone), self.lexical.unknown(facts.topics),
-                         frozenset(_other_day_readouts(top, facts)))
+                         frozenset(_other_day_readouts(top, facts)),
+                         frozenset(_previews(top, facts)))
 
     def _dense(self, vector: list[float], filters: Filters, n: int) -> list[Passage]:
         """Dense candidates per language, scored against language-centred passage vectors.
@@ -246,8 +248,7 @@ def _boost(scores: dict[str, float], by_id: dict[str, Passage], facts: QuestionF
     about = set(readouts_about(candidates, facts.people, sorted(everyone))) if len(
         facts.people) > 1 else set()
     picked = chronological_pick(candidates, facts, readout_names)
-    previews = set() if facts.asks_plans else {
-        p.doc_id for p in candidates if p.start == 0 and announces(p.text)}
+    previews = _previews(candidates, facts)
     other_day = _other_day_readouts(candidates, facts)
     for cid in scores:
         p = by_id[cid]
@@ -272,6 +273,14 @@ def _boost(scores: dict[str, float], by_id: dict[str, Passage], facts: QuestionF
             scores[cid] -= ANNOUNCEMENT_PENALTY
         if p.doc_id in other_day:
             scores[cid] -= OTHER_DAY_PENALTY
+
+
+def _previews(candidates: list[Passage], facts: QuestionFacts) -> set[str]:
+    """The candidate readouts that open by announcing the event ("will speak ... this
+    Friday"), unless the question asks what is planned."""
+    if facts.asks_plans:
+        return set()
+    return {p.doc_id for p in candidates if p.start == 0 and announces(p.text)}
 
 
 def _other_day_readouts(candidates: list[Passage], facts: QuestionFacts) -> set[str]:
@@ -368,17 +377,24 @@ def _reorder_within_readouts(scores: dict[str, float], by_id: dict[str, Passage]
     says "signed", or names Ukraine (乌克兰) when asked "about the Ukraine crisis", ranks
     before its neighbour about the same talks. The countries a question names count when it
     asks about them ("about Taiwan") or has no other subject; not when they are its setting
-    ("lors de la visite en Chine")."""
+    ("lors de la visite en Chine"). "When did they last meet?", with no other subject, puts
+    the opening first: it says when ("12月4日上午"), the Ukraine passage does not."""
     countries = facts.subject_countries or (() if facts.topics else facts.countries)
-    if not facts.topics and not countries:
+    opening_first = facts.asks_when and not facts.topics and not facts.subject_countries
+    if not facts.topics and not countries and not opening_first:
         return
     by_doc: dict[str, list[str]] = {}
     for cid in scores:
         by_doc.setdefault(by_id[cid].doc_id, []).append(cid)
+
+    def place(cid: str) -> tuple[bool, float]:
+        subject = _subject_share(by_id[cid].text, facts.topics, countries) if (
+            facts.topics or countries) else 0.0
+        return opening_first and by_id[cid].start == 0, scores[cid] + SENTENCE_WEIGHT * subject
+
     for cids in by_doc.values():
         if len(cids) < 2:
             continue
         slots = sorted((scores[c] for c in cids), reverse=True)
-        order = sorted(cids, key=lambda c: scores[c] + SENTENCE_WEIGHT * _subject_share(
-            by_id[c].text, facts.topics, countries), reverse=True)
+        order = sorted(cids, key=place, reverse=True)
         scores.update(zip(order, slots, strict=True))

@@ -567,3 +567,29 @@ def test_two_people_named_only_in_separate_readouts_did_not_meet(settings) -> No
     question = "Alain Berset a été reçu par Joe Biden : qu'ont-ils décidé ?"
     assert evidence_problem(question, retrieval(question, swiss, biden), settings) == (
         "no readout found is about all the people and countries the question names")
+
+
+def test_when_did_they_last_meet_quotes_the_opening_that_says_when(fake_store, settings) -> None:
+    opening = "On 4 December, President Xi held talks in Beijing with President Macron."
+    later = ("Xi and Macron last discussed the Ukraine crisis; when Xi and Macron meet, Xi and "
+             "Macron exchange views on the crisis.")
+    readout = Readout(doc_id="cctv-macron", title="Xi holds talks with French president",
+                      date="2025-12-04", language="en", source="CCTV", countries=("CN", "FR"),
+                      text=f"{opening}\n\n{'The two presidents talked of trade. ' * 20}\n\n{later}")
+    answer = assistant_over(fake_store, settings, [readout]).ask(
+        "When did Xi and Macron last meet?")
+    assert answer.citations[0].quote == opening
+
+
+def test_an_answer_from_an_announcement_says_so(fake_store, settings) -> None:
+    preview = Readout(doc_id="wh-preview", title="Statement on President Biden's Virtual Meeting "
+                      "with Prime Minister Kishida", date="2022-01-16", language="en",
+                      source="White House", countries=("JP", "US"),
+                      text="President Biden will meet virtually with Prime Minister Kishida of "
+                           "Japan on Friday, January 21. They will discuss COVID-19 and climate.")
+    assistant = assistant_over(fake_store, settings, [preview])
+    answer = assistant.ask("What did Biden and Kishida discuss in January 2022?")
+    assert answer.answered
+    assert answer.notice == ("[1], [2] quote an announcement made before the event: what was "
+                             "planned, not what was said.")
+    assert assistant.ask("When will Biden meet Kishida virtually?").notice is None
