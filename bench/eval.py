@@ -73,7 +73,7 @@ def main() -> None:
             if not q["answerable"]:
                 continue
             got = assistant.retriever.retrieve(q["question"], filters_of(q), args.k, mode=mode)
-            hit = any(overlaps(p.doc_id, p.start, p.end, spans) for p in got.passages)
+            hit = any(overlaps(p.doc_id, p.start, p.end, spans) for p in got.passages[: args.k])
             for g in groups:
                 hits[mode][g].append(hit)
             if mode == "hybrid" and not hit:

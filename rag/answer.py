@@ -265,12 +265,13 @@ class ExtractiveAnswerer:
         else:
             text = " ".join(f"{neutralise_markers(c.quote)} [{c.n}]" for c in citations)
         return Answer(question, True, text, citations, retrieval.passages, self.name,
-                      preview_notice(citations, retrieval))
+                      answer_notice(citations, retrieval))
 
     def _choose(self, question: str, retrieval: Retrieval) -> list[Sentence]:
         sentences = _sentences(question, retrieval)
         if retrieval.facts.wants_list:
-            return self._one_per_readout(sentences)
+            events = [s for s in sentences if s.passage.doc_id not in retrieval.previews]
+            return self._one_per_readout(events or sentences)  # the call, not its announcement
         ranked = sorted(sentences, key=lambda s: s.score, reverse=True)
         best = ranked[0].score if ranked else 0.0
         chosen: list[Sentence] = []
@@ -295,6 +296,12 @@ class ExtractiveAnswerer:
         return sorted(best.values(), key=lambda s: (s.passage.date or "", s.start))
 
 
+def answer_notice(citations: Sequence[Citation], retrieval: Retrieval) -> str | None:
+    """What the reader should know about an answer's sources, or None."""
+    notices = [preview_notice(citations, retrieval), list_notice(retrieval)]
+    return " ".join(n for n in notices if n) or None
+
+
 def preview_notice(citations: Sequence[Citation], retrieval: Retrieval) -> str | None:
     """A warning when the answer quotes an announcement made before the event (the only
     record of Biden's January 2022 meeting with Kishida is the press secretary's preview)."""
@@ -303,6 +310,14 @@ def preview_notice(citations: Sequence[Citation], retrieval: Retrieval) -> str |
         return None
     return (f"{', '.join(markers)} {'quotes' if len(markers) == 1 else 'quote'} an "
             "announcement made before the event: what was planned, not what was said.")
+
+
+def list_notice(retrieval: Retrieval) -> str | None:
+    """Says when a list was cut: the readouts hold more than it shows."""
+    if not retrieval.left_out:
+        return None
+    return (f"{retrieval.left_out} more readouts of these dates match; ask about a shorter "
+            "period to list them all.")
 
 
 def refusal(question: str, retrieval: Retrieval, reason: str, answerer: str) -> Answer:

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(25.0, gt=0, description="Files above this size are refused.")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     candidates: int = Field(40, ge=5, le=500, description="Candidates per retriever before fusion.")
+    list_max_readouts: int = Field(
+        25, ge=1, le=200, description="Readouts a 'which leaders did X call in <month>' answer "
+        "may list beyond the top passages."
+    )
     dense_weight: float = Field(1.0, ge=0, description="Weight of the centred dense cosine.")
     lexical_weight: float = Field(
         0.02, ge=0, description="Weight of BM25 (normalised to the best match) in the fusion."

@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from rag.answer import ExtractiveAnswerer, citation, evidence_problem, preview_notice, refusal
+from rag.answer import ExtractiveAnswerer, answer_notice, citation, evidence_problem, refusal
 from rag.config import Settings
 from rag.errors import ConfigError
 from rag.retrieve import Retrieval
@@ -153,7 +153,7 @@ class GenerativeAnswerer:
             return self._fallback(question, retrieval,
                                   "the model's reply cited no passage that supports it")
         return Answer(question, True, text, cites, retrieval.passages, self.name,
-                      preview_notice(cites, retrieval))
+                      answer_notice(cites, retrieval))
 
     def _fallback(self, question: str, retrieval: Retrieval, why: str) -> Answer:
         answer = self.fallback.answer(question, retrieval)

@@ -46,6 +46,7 @@ ALL_NAMED_BOOST = 0.1  # readouts naming every person and country the question n
 ANNOUNCEMENT_PENALTY = 0.1  # a preview of the event asked about ranks below its readout
 OTHER_DAY_PENALTY = 0.1  # a readout opening on another day than the one day asked
 SCOPE_MAX_READOUTS = 500  # ... searched on their own when they are no more than this
+LIST_CHUNKS_PER_READOUT = 4  # BM25 hits fetched per readout a list may take
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Retrieval:
     unknown_topics: tuple[str, ...] = ()  # the question's subject words no readout contains
     other_day: frozenset[str] = frozenset()  # readouts of another day than the one day asked
     previews: frozenset[str] = frozenset()  # readouts announcing the event ("will speak")
+    left_out: int = 0  # readouts a list question matched beyond those listed
 
 
 @functools.cache
@@ -102,11 +104,47 @@ class Retriever:
         if date_narrowed and not passages:  # the dates may be wrong: look without them
             passages, best, everyone = self._fused(question, vector, filters, facts,
                                                    prefer_docs, mode)
-        top = passages[:k]
+        listed, left_out = self._listed(question, vector, filters, facts, passages[:k])
+        top = passages[:k] + listed
         return Retrieval(tuple(top), facts, tuple(vector), best, date_narrowed,
                          frozenset(everyone), self.lexical.unknown(facts.topics),
                          frozenset(_other_day_readouts(top, facts)),
-                         frozenset(_previews(top, facts)))
+                         frozenset(_previews(top, facts)), left_out)
+
+    def _listed(self, question: str, vector: list[float], filters: Filters,
+                facts: QuestionFacts, top: list[Passage]) -> tuple[list[Passage], int]:
+        """For "Which leaders did Biden call in October 2023?": the other readouts of the
+        dates asked whose title or first sentence names everyone asked and whose title says
+        the kind of event, when asked; by date, one passage each (its opening when it is
+        found). The top passages alone listed three of Biden's nine calls that month. Also
+        how many more there were than ``list_max_readouts``."""
+        if not (facts.wants_list and facts.people and facts.since and facts.until):
+            return [], 0
+        since, until = max(facts.since, filters.since or ""), min(facts.until, filters.until
+                                                                   or facts.until)
+        docs = set(self.lexical.readouts_naming([k.forms for k in facts.people]))
+        docs -= {p.doc_id for p in top}
+        if filters.doc_ids:
+            docs &= set(filters.doc_ids)
+        if not docs or since > until:
+            return [], 0
+        scope = replace(filters, since=since, until=until, doc_ids=tuple(sorted(docs)))
+        terms = " ".join([question, *facts.other_forms(question)])
+        hits = self.lexical.search(terms, LIST_CHUNKS_PER_READOUT * self.settings.list_max_readouts,
+                                   scope)
+        found = self._rescored(np.asarray(vector, dtype=np.float32), hits)
+        listed: dict[str, Passage] = {}
+        previews = _previews(found, facts)  # the call itself is listed, not its announcement
+        for p in sorted(found, key=lambda p: (p.start != 0, -p.score)):  # openings first
+            first = sentence_spans(p.text)[0] if p.start == 0 and p.text.strip() else (0, 0)
+            said = f"{p.title} {p.text[first[0]:first[1]]}"  # not a mention further on
+            if all(k.in_text(said) for k in facts.people) and (
+                    not facts.event or event_kind(p.title) == facts.event) and (
+                    p.doc_id not in previews):
+                listed.setdefault(p.doc_id, p)
+        ordered = sorted(listed.values(), key=lambda p: p.date or "")
+        most = self.settings.list_max_readouts
+        return ordered[:most], max(0, len(ordered) - most)
 
     def _dense(self, vector: list[float], filters: Filters, n: int) -> list[Passage]:
         """Dense candidates per language, scored against language-centred passage vectors.

@@ -593,3 +593,41 @@ def test_an_answer_from_an_announcement_says_so(fake_store, settings) -> None:
     assert answer.notice == ("[1], [2] quote an announcement made before the event: what was "
                              "planned, not what was said.")
     assert assistant.ask("When will Biden meet Kishida virtually?").notice is None
+
+
+def test_a_list_of_calls_in_a_month_lists_every_one_beyond_the_top_passages(
+    fake_store, settings
+) -> None:
+    calls = [Readout(doc_id=f"wh-call-{day}", title=f"Readout of President Biden's Call with "
+                     f"{who}", date=f"2023-10-{day}", language="en", source="White House",
+                     text=f"President Biden spoke today with {who}.")
+             for day, who in (("03", "President Ruto"), ("05", "Amir Tamim"),
+                              ("14", "Prime Minister Netanyahu"), ("16", "President Sisi"),
+                              ("18", "Prime Minister Sudani"), ("22", "President Abbas"),
+                              ("29", "King Abdullah II"))]
+    others = [
+        Readout(doc_id="wh-harris-call", title="Readout of Vice President Harris's Call with "
+                "President Macron", date="2023-10-20", language="en", source="White House",
+                text="Vice President Harris spoke today with President Macron. She conveyed "
+                     "President Biden's thanks."),
+        Readout(doc_id="wh-meeting", title="Readout of President Biden's Meeting with Prime "
+                "Minister Albanese", date="2023-10-25", language="en", source="White House",
+                text="President Biden met today with Prime Minister Albanese."),
+        Readout(doc_id="wh-september", title="Readout of President Biden's Call with Chancellor "
+                "Scholz", date="2023-09-20", language="en", source="White House",
+                text="President Biden spoke today with Chancellor Scholz."),
+    ]
+    preview = Readout(doc_id="wh-preview", title="Statement on President Biden's Call with "
+                      "President Xi", date="2023-10-26", language="en", source="White House",
+                      text="President Biden will speak with President Xi this Friday.")
+    assistant = assistant_over(fake_store, settings, [*calls, *others, preview])
+    answer = assistant.ask("Which leaders did Biden call in October 2023?")
+    assert [c.doc_id for c in answer.citations] == [r.doc_id for r in calls]
+    assert len(answer.passages) > settings.top_k
+    assert answer.notice is None
+    settings.list_max_readouts = 1
+    cut = assistant.ask("Which leaders did Biden call in October 2023?")
+    missing = len(calls) - len(cut.citations)
+    assert missing > 0
+    assert cut.notice == (f"{missing} more readouts of these dates match; ask about a shorter "
+                          "period to list them all.")
