@@ -14,7 +14,8 @@ from rag.assistant import build_assistant
 from rag.embeddings import build_embeddings
 from rag.names import gazetteer
 from rag.query import analyse, announces, event_kind, proper_names, stated_days
-from rag.retrieve import Retrieval, chronological_pick, names_by_readout, readouts_about
+from rag.rerank import chronological_pick, names_by_readout, readouts_about
+from rag.retrieve import Retrieval
 from rag.schema import Passage, Readout
 from rag.store import ReadoutStore
 from tests.conftest import corpus_records
