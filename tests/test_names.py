@@ -632,3 +632,18 @@ def test_a_list_of_calls_in_a_month_lists_every_one_beyond_the_top_passages(
     assert missing > 0
     assert cut.notice == (f"{missing} more readouts of these dates match; ask about a shorter "
                           "period to list them all.")
+
+
+def test_an_organisation_is_found_in_its_chinese_name(fake_store, settings) -> None:
+    """The ICRC president's meeting with Xi is reported by CCTV only, as 红十字国际委员会."""
+    icrc = Readout(doc_id="cctv-icrc", title="习近平会见红十字国际委员会主席", date="2023-09-19",
+                   language="zh", source="CCTV", countries=("CN",),
+                   text="国家主席习近平在北京会见红十字国际委员会主席斯波利亚里茨。")
+    question = ("What did the head of the International Committee of the Red Cross tell Xi "
+                "Jinping in September 2023?")
+    facts = analyse(question)
+    assert "红十字国际委员会" in facts.other_forms(question)
+    assert [k.label for k in facts.people] == ["Xi Jinping"]  # the organisation is no person
+    answer = assistant_over(fake_store, settings, [*CHINESE_READOUTS, icrc]).ask(question)
+    assert answer.answered
+    assert answer.citations[0].doc_id == "cctv-icrc"
