@@ -405,3 +405,17 @@ def test_collection_panel_counts_and_timeline(ingested: Settings) -> None:
     rows = at.get("vega_lite_chart")[-1].proto
     assert "Zelenskyy" in str(rows)
     assert "Cassis" not in str(rows)
+
+
+def test_an_answer_from_an_announcement_carries_its_notice(app_settings: Settings) -> None:
+    preview = {"id": "wh-preview", "title": "Statement on President Biden's Virtual Meeting "
+               "with Prime Minister Kishida", "date": "2022-01-16", "language": "en",
+               "source": "The White House",
+               "text": "President Biden will meet virtually with Prime Minister Kishida of Japan "
+                       "on Friday, January 21. They will discuss the Indo-Pacific."}
+    (app_settings.data_dir / "preview.jsonl").write_text(json.dumps(preview) + "\n",
+                                                         encoding="utf-8")
+    ingest(app_settings)
+    answer = last_answer(ask(start(), "What did Biden and Kishida discuss in January 2022?"))
+    assert any("quote an announcement made before the event" in c  # escaped for markdown
+               for c in texts(answer, "caption"))
