@@ -38,6 +38,12 @@ DATED_SLACK = 0.06  # ... and when it is of the date the question names and name
 # A question with at least MIN_TOPIC_WORDS subject words ("softwood lumber dispute"), half
 # of them in no readout at all, none in a passage of its own language, is not answered there.
 MIN_TOPIC_WORDS = 2
+# Words of names that any readout may hold: "Group" does not make the Wagner Group mentioned.
+GENERIC_NAME_WORDS = frozenset(fold(w) for w in """group groupe company compagnie forum summit
+    sommet council conseil committee comité bank banque fund fonds union organisation
+    organization house maison office agency agence party parti army armée initiative
+    conference conférence festival island islands île îles sea mer ocean océan north south
+    east west nord sud est ouest new great""".split())
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ def evidence_problem(question: str, retrieval: Retrieval, settings: Settings) ->
     if missing:
         return f"the readouts found do not mention {', '.join(missing)}"
     reported = event_kind(retrieval.passages[0].title)
-    if facts.event and reported and reported != facts.event:
+    if facts.event and reported and reported != facts.event and not facts.wants_list:
         return f"the closest readout reports a {reported}, not a {facts.event}"
     if not matched:
         return "no readout found is about all the people and countries the question names"
@@ -152,9 +158,12 @@ def missing_names(retrieval: Retrieval) -> list[str]:
     A name of the gazetteer counts in any of its forms and scripts (Scholz as 朔尔茨), or
     when its last word has the same consonants as a word of the passages ("Poutine"): its
     first word may be someone else's (Vladimir, Volodymyr). Any other name counts in any
-    spelling close enough to one of its parts; Chinese passages keep brand names in Latin
-    letters (TikTok) but transliterate people, so when the best passage, the one an answer
-    quotes, is Chinese, such a name cannot be judged and counts.
+    spelling close enough to one of its distinctive parts ("Le Drian", not "Group" for the
+    Wagner Group). Chinese passages keep brand names in Latin letters (TikTok) but
+    transliterate people, so when the best passage, the one an answer quotes, is Chinese, such
+    a name cannot be judged and counts. Between French and English it is judged: most names
+    are the same (Tibet), a few places are not (Solothurn is Soleure: a false refusal, measured
+    on the third held-out set, against answering "What did Japarov say about Tibet?").
     """
     passages = retrieval.passages
     blob = " ".join(f"{p.title} {p.text}" for p in passages)
@@ -171,9 +180,8 @@ def missing_names(retrieval: Retrieval) -> list[str]:
                 _skeleton(name.split()[-1]) in skeletons
             )
         else:
-            present = unreadable or any(
-                _mentioned(part, words, skeletons) for part in name.split()
-            )
+            parts = [w for w in name.split() if w not in GENERIC_NAME_WORDS] or name.split()
+            present = unreadable or any(_mentioned(part, words, skeletons) for part in parts)
         if not present:
             missing.append(name)
     return missing

@@ -48,8 +48,9 @@ _YEAR_OF_A_TEXT = re.compile(
     rf"(?i)(?<![\d-])(?:19|20)\d\d{_BETWEEN}\s+{_TEXTS}\b"
     rf"|\b{_TEXTS}{_BETWEEN}\s+(?:of|de|du)\s+(?:19|20)\d\d(?![\d-])")
 _LIST_CUES = re.compile(
-    r"\b(which|what) (leaders|countries|presidents|counterparts|calls|meetings)\b|\bwho did\b"
-    r"|\bwho (?:has|have)\b|\bwith whom\b|\blist\b|\bquels (?:dirigeants|pays|homologues)\b"
+    r"\b(which|what) (?:[\w-]+ (?:and )?){0,3}(leaders|countries|presidents|counterparts|calls"
+    r"|meetings)\b|\bwho did\b|\bwho (?:has|have)\b|\bwith whom\b|\blist\b"
+    r"|\bquels (?:[\w-]+ (?:et )?){0,3}(?:dirigeants|pays|homologues)\b"
     r"|\bavec qui\b|\bqui a\b.*\b(appelé|rencontré|reçu)\b|哪些|哪几",
     re.IGNORECASE,
 )
@@ -184,6 +185,8 @@ NOT_NAMES = frozenset(
 
 PARTICLES = frozenset("le la de du des van von der al el bin da di".split())
 MAX_PARTICLES = 3
+# French geographic names put a translated adjective after a lower-case noun ("mer Rouge")
+GEOGRAPHIC = frozenset(fold(w) for w in "mer océan golfe détroit canal mont lac fleuve".split())
 
 
 @dataclass(frozen=True)
@@ -327,6 +330,9 @@ def proper_names(question: str) -> tuple[str, ...]:
     for match in _NAME.finditer(padded):
         word = match.group(1)
         folded = fold(word)
+        before = padded[: match.start()].split()
+        if before and fold(before[-1]) in GEOGRAPHIC:
+            continue  # "mer Rouge", "golfe Persique": the Red Sea in an English readout
         gap = [fold(w) for w in padded[last_end:match.start()].split()] if names else ["-"]
         within = len(gap) <= MAX_PARTICLES and all(w in PARTICLES for w in gap)
         if within and folded in PARTICLES:

@@ -100,10 +100,11 @@ class Retriever:
     def _listed(self, question: str, vector: list[float], filters: Filters,
                 facts: QuestionFacts, top: list[Passage]) -> tuple[list[Passage], int]:
         """For "Which leaders did Biden call in October 2023?": the other readouts of the
-        dates asked whose title or first sentence names everyone asked and whose title says
-        the kind of event, when asked; by date, one passage each (its opening when it is
-        found). The top passages alone listed three of Biden's nine calls that month. Also
-        how many more there were than ``list_max_readouts``."""
+        dates asked whose title or first sentence names everyone asked, whose title says the
+        kind of event and whose passages found name the place, when asked; by date, one
+        passage each (its opening when it is found). The top passages alone listed three of
+        Biden's nine calls that month. Also how many more there were than
+        ``list_max_readouts``."""
         if not (facts.wants_list and facts.people and facts.since and facts.until):
             return [], 0
         since, until = max(facts.since, filters.since or ""), min(facts.until, filters.until
@@ -121,11 +122,15 @@ class Retriever:
         found = self._rescored(np.asarray(vector, dtype=np.float32), hits)
         listed: dict[str, Passage] = {}
         previews = preview_readouts(found, facts)  # the call itself is listed, not its announcement
+        texts: dict[str, str] = {}
+        for p in found:
+            texts[p.doc_id] = f"{texts.get(p.doc_id, p.title)} {p.text}"
+        places = [k for k in facts.known if k.place]  # "in Beijing": not his stop in Manila
         for p in sorted(found, key=lambda p: (p.start != 0, -p.score)):  # openings first
             said = f"{p.title} {opening_sentence(p)}"  # not a mention further on
             if all(k.in_text(said) for k in facts.people) and (
                     not facts.event or event_kind(p.title) == facts.event) and (
-                    p.doc_id not in previews):
+                    p.doc_id not in previews) and all(k.in_text(texts[p.doc_id]) for k in places):
                 listed.setdefault(p.doc_id, p)
         ordered = sorted(listed.values(), key=lambda p: p.date or "")
         most = self.settings.list_max_readouts

@@ -647,3 +647,35 @@ def test_an_organisation_is_found_in_its_chinese_name(fake_store, settings) -> N
     answer = assistant_over(fake_store, settings, [*CHINESE_READOUTS, icrc]).ask(question)
     assert answer.answered
     assert answer.citations[0].doc_id == "cctv-icrc"
+
+
+def test_third_held_out_set_refusal_fixes(settings) -> None:
+    """From the third held-out set: a list may take calls and meetings alike; "Group" does not
+    make the Wagner Group mentioned; the "mer Rouge" is the Red Sea in an English readout; a
+    list question may qualify its leaders."""
+    call = passage("wh-ishiba", "en", "President Biden spoke today with Prime Minister Shigeru "
+                   "Ishiba of Japan.", title="Readout of President Biden's Call with Prime "
+                   "Minister Ishiba")
+    question = "Which American and Chinese leaders have held talks with Shigeru Ishiba?"
+    assert analyse(question).wants_list
+    assert evidence_problem(question, retrieval(question, call), settings) is None
+    ghana = passage("ch-ghana", "fr", "M. Burkhalter et Mme Tetteh ont abordé le groupe de "
+                    "contact sur le Sahel.")
+    question = "Which leaders discussed the Wagner Group's activities in Africa?"
+    assert "wagner group" in missing_names(retrieval(question, ghana))
+    assert proper_names("Qu'ont dit Joe Biden et Pedro Sánchez des navires en mer Rouge ?") == (
+        "joe biden", "pedro sanchez")
+
+
+def test_a_list_in_a_city_leaves_out_visits_elsewhere(fake_store, settings) -> None:
+    def visit(doc_id: str, day: str, text: str) -> Readout:
+        return Readout(doc_id=doc_id, title=f"Federal Councillor Ignazio Cassis meets {doc_id}",
+                       date=f"2024-02-{day}", language="en", source="FDFA", text=text)
+
+    readouts = [visit("wang", "06", "Ignazio Cassis met Wang Yi in Beijing."),
+                visit("han", "06", "Ignazio Cassis met Vice President Han Zheng in Beijing."),
+                visit("manila", "08", "Ignazio Cassis met the Philippine minister in Manila.")]
+    settings.top_k = 1
+    answer = assistant_over(fake_store, settings, readouts).ask(
+        "Which Chinese leaders did Ignazio Cassis meet in Beijing in February 2024?")
+    assert {c.doc_id for c in answer.citations} == {"wang", "han"}
