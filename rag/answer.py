@@ -108,9 +108,11 @@ def _matching_readout(retrieval: Retrieval, window: Filters) -> bool:
         in_window = not window.since or (
             p.date and window.since <= p.date <= (window.until or p.date)
         )
-        named = set(p.countries) | set(find_countries(p.text) if subjects else ())
-        if in_window and (not wanted or wanted & set(p.countries)) and subjects <= named:
-            texts[p.doc_id] = f"{texts.get(p.doc_id, '')} {p.title} {p.text}"
+        if not in_window or (wanted and not wanted & set(p.countries)):
+            continue
+        if subjects and not subjects <= {*p.countries, *find_countries(p.text)}:
+            continue  # read again: stored countries predate some aliases (涉港)
+        texts[p.doc_id] = f"{texts.get(p.doc_id, '')} {p.title} {p.text}"
     return any(all(k.in_text(text) for k in facts.people) for text in texts.values())
 
 

@@ -38,7 +38,7 @@ class KnownName:
 
     latin: tuple[str, ...]
     chinese: tuple[str, ...]
-    place: bool = False  # a city: a readout of a visit there need not name it
+    place: bool = False  # a city or an organisation: a readout need not name it
 
     @property
     def label(self) -> str:

@@ -11,7 +11,7 @@ from typing import Literal
 from rag.metadata import find_countries
 from rag.names import KnownName, gazetteer
 from rag.schema import Filters
-from rag.sentences import sentence_spans
+from rag.sentences import first_sentence
 from rag.tokenize import fold, strip_accents, tokens
 
 DATE_SLACK_DAYS = 3
@@ -127,8 +127,7 @@ def announces(opening: str) -> bool:
     """True when a readout opens by announcing an event still to come ("President Biden will
     speak with President Xi ... this Friday"): a press secretary's preview says when, not what
     was said; 17 of the 1,355 shared readouts are such previews."""
-    spans = sentence_spans(opening)
-    return bool(spans) and bool(_ANNOUNCES.search(opening, spans[0][0], spans[0][1]))
+    return bool(_ANNOUNCES.search(first_sentence(opening)))
 
 
 def question_language(question: str) -> str | None:
@@ -217,6 +216,10 @@ class QuestionFacts:
         question naming Scholz): added to the lexical query to reach other scripts."""
         plain = strip_accents(question)
         return [form for name in self.known for form in name.forms if form not in plain]
+
+    def lexical_query(self, question: str) -> str:
+        """The question with the other forms of its known names, for BM25."""
+        return " ".join([question, *self.other_forms(question)])
 
     def date_filters(self, base: Filters) -> Filters:
         """``base`` narrowed to the question's dates, where they fall inside the dates the

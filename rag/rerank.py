@@ -15,7 +15,7 @@ from rag.metadata import find_countries
 from rag.names import KnownName
 from rag.query import QuestionFacts, announces, event_kind, mentions_topic, stated_days
 from rag.schema import Passage
-from rag.sentences import sentence_spans
+from rag.sentences import first_sentence, sentence_spans
 from rag.tokenize import fold
 
 COUNTRY_BOOST = 0.01  # on a centred cosine scale where answers sit ~0.05 above the rest
@@ -74,10 +74,7 @@ def boost(scores: dict[str, float], by_id: dict[str, Passage], facts: QuestionFa
 def opening_sentence(passage: Passage) -> str:
     """The first sentence of a readout when ``passage`` is its opening, else "": it says who
     met whom and when; a name further on may be a mention in passing."""
-    if passage.start != 0:
-        return ""
-    spans = sentence_spans(passage.text)
-    return passage.text[spans[0][0]:spans[0][1]] if spans else ""
+    return first_sentence(passage.text) if passage.start == 0 else ""
 
 
 def preview_readouts(candidates: list[Passage], facts: QuestionFacts) -> set[str]:

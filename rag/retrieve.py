@@ -107,8 +107,8 @@ class Retriever:
         ``list_max_readouts``."""
         if not (facts.wants_list and facts.people and facts.since and facts.until):
             return [], 0
-        since, until = max(facts.since, filters.since or ""), min(facts.until, filters.until
-                                                                   or facts.until)
+        since = max(facts.since, filters.since or facts.since)
+        until = min(facts.until, filters.until or facts.until)
         docs = set(self.lexical.readouts_naming([k.forms for k in facts.people]))
         docs -= {p.doc_id for p in top}
         if filters.doc_ids:
@@ -116,24 +116,28 @@ class Retriever:
         if not docs or since > until:
             return [], 0
         scope = replace(filters, since=since, until=until, doc_ids=tuple(sorted(docs)))
-        terms = " ".join([question, *facts.other_forms(question)])
-        hits = self.lexical.search(terms, LIST_CHUNKS_PER_READOUT * self.settings.list_max_readouts,
-                                   scope)
+        most = self.settings.list_max_readouts
+        hits = self.lexical.search(facts.lexical_query(question),
+                                   LIST_CHUNKS_PER_READOUT * most, scope)
         found = self._rescored(np.asarray(vector, dtype=np.float32), hits)
-        listed: dict[str, Passage] = {}
         previews = preview_readouts(found, facts)  # the call itself is listed, not its announcement
         texts: dict[str, str] = {}
         for p in found:
             texts[p.doc_id] = f"{texts.get(p.doc_id, p.title)} {p.text}"
         places = [k for k in facts.known if k.place]  # "in Beijing": not his stop in Manila
-        for p in sorted(found, key=lambda p: (p.start != 0, -p.score)):  # openings first
+
+        def fits(p: Passage) -> bool:
             said = f"{p.title} {opening_sentence(p)}"  # not a mention further on
-            if all(k.in_text(said) for k in facts.people) and (
-                    not facts.event or event_kind(p.title) == facts.event) and (
-                    p.doc_id not in previews) and all(k.in_text(texts[p.doc_id]) for k in places):
+            return (p.doc_id not in previews
+                    and all(k.in_text(said) for k in facts.people)
+                    and (not facts.event or event_kind(p.title) == facts.event)
+                    and all(k.in_text(texts[p.doc_id]) for k in places))
+
+        listed: dict[str, Passage] = {}
+        for p in sorted(found, key=lambda p: (p.start != 0, -p.score)):  # openings first
+            if fits(p):
                 listed.setdefault(p.doc_id, p)
         ordered = sorted(listed.values(), key=lambda p: p.date or "")
-        most = self.settings.list_max_readouts
         return ordered[:most], max(0, len(ordered) - most)
 
     def _dense(self, vector: list[float], filters: Filters, n: int) -> list[Passage]:
@@ -230,7 +234,7 @@ class Retriever:
         tried (hit@5 0.75-0.79 against 0.81 for dense alone).
         """
         n = self.settings.candidates
-        terms = " ".join([question, *facts.other_forms(question)])
+        terms = facts.lexical_query(question)
         scopes = [filters]
         everyone = self._naming_everyone(facts, filters)
         if everyone:

@@ -54,6 +54,12 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return [s for s in (_trim(text, a, b) for a, b in spans) if s[1] > s[0]]
 
 
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text`` ("" for blank text)."""
+    spans = sentence_spans(text)
+    return text[spans[0][0]:spans[0][1]] if spans else ""
+
+
 def _trim(text: str, a: int, b: int) -> tuple[int, int]:
     while a < b and text[a].isspace():
         a += 1
