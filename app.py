@@ -33,6 +33,7 @@ from rag.collection import (
 )
 from rag.config import Settings
 from rag.errors import ConfigError, EmbedderError, ReadoutsError, StoreError, StoreMismatchError
+from rag.explain import answerability_line, passage_of, why_passage
 from rag.export import conversation_markdown
 from rag.highlight import (
     CSS,
@@ -134,6 +135,17 @@ def render_sources(answer: Answer, turn: int) -> None:
                          help="Show the whole readout with the citation highlighted"):
             show_readout(first.doc_id, first.n, answer)
         st.html(passage_html(first.text, citation_spans(group)))
+        if passage := passage_of(answer, first.chunk_id):
+            why_this_passage(passage, answer)
+
+
+def why_this_passage(passage: Passage, answer: Answer) -> None:
+    """On demand: the signals that placed the passage, and the answerability probability."""
+    with st.popover("Why this passage", icon=":material/help:"):
+        st.caption(f"Ranking score {passage.score:.3f}, the sum of these contributions:")
+        st.dataframe(why_passage(passage), hide_index=True)
+        if line := answerability_line(answer):
+            st.caption(line)
 
 
 def render_passages(passages: Sequence[Passage], turn: int) -> None:

@@ -43,13 +43,14 @@ def devset(path: Path = DEVSET) -> list[dict]:
 def ensure_ingested(settings: Settings) -> None:
     """Ingest the shared corpus into the bench store (incremental: cheap when done)."""
     from ingest.pipeline import ingest_paths
-    from rag.assistant import build_assistant, open_store
+    from rag.assistant import open_store
+    from rag.lexical import LexicalIndex
 
     store = open_store(settings)
     started = time.perf_counter()
     report = ingest_paths(store, corpus_files(), max_bytes=50 * 2**20,
                           max_chars=settings.chunk_max_chars)
-    build_assistant(settings, store).lexical.sync()
+    LexicalIndex(store, settings.store_dir).sync()
     print(f"store ready in {time.perf_counter() - started:.1f}s: {report.summary()}",
           file=sys.stderr)
 

@@ -12,6 +12,7 @@ from rag.embeddings import build_embeddings
 from rag.errors import ReadoutsError
 from rag.lexical import LexicalIndex
 from rag.query import is_follow_up
+from rag.ranking.model import RankingModel
 from rag.retrieve import Retrieval, Retriever
 from rag.schema import Answer, Filters
 from rag.store import ReadoutStore
@@ -32,12 +33,10 @@ class Turn:
     """A past exchange, as much of it as follow-up questions need."""
 
     question: str
-    doc_ids: tuple[str, ...]
 
     @classmethod
     def of(cls, answer: Answer) -> Turn:
-        cited = tuple(dict.fromkeys(c.doc_id for c in answer.citations))
-        return cls(answer.question, cited or tuple(p.doc_id for p in answer.passages[:1]))
+        return cls(answer.question)
 
 
 def check_question(question: str) -> str:
@@ -57,24 +56,23 @@ class Assistant:
     """Wires store, lexical index, retriever and answerer together; one per process."""
 
     def __init__(self, settings: Settings, store: ReadoutStore, lexical: LexicalIndex,
-                 answerer: Answerer | None = None):
+                 answerer: Answerer | None = None, model: RankingModel | None = None):
         self.settings = settings
         self.store = store
         self.lexical = lexical
-        self.retriever = Retriever(store, lexical, settings)
-        self.extractive = ExtractiveAnswerer(settings)
+        self.model = model or RankingModel.load(settings.ranking_weights)
+        self.retriever = Retriever(store, lexical, settings, self.model)
+        self.extractive = ExtractiveAnswerer(settings, self.model)
         self.answerer: Answerer = answerer or self.extractive
 
     def retrieve(self, question: str, filters: Filters = Filters(), k: int | None = None,
                  history: Sequence[Turn] = ()) -> Retrieval:
         """Passages for a question; a follow-up is read together with the previous turn."""
         question = check_question(question)
-        prefer: tuple[str, ...] = ()
         query = question
         if history and is_follow_up(question):
             query = f"{history[-1].question} {question}"
-            prefer = history[-1].doc_ids
-        return self.retriever.retrieve(query, filters, k, prefer_docs=prefer)
+        return self.retriever.retrieve(query, filters, k)
 
     def ask(self, question: str, filters: Filters = Filters(), k: int | None = None,
             history: Sequence[Turn] = (), answerer: Answerer | None = None) -> Answer:
@@ -102,13 +100,15 @@ def open_store(settings: Settings) -> ReadoutStore:
     return ReadoutStore(settings, build_embeddings(settings.embedder, settings.embed_batch_size))
 
 
-def build_assistant(settings: Settings, store: ReadoutStore | None = None) -> Assistant:
-    """An assistant on the configured store, embedder and answerer."""
+def build_assistant(settings: Settings, store: ReadoutStore | None = None,
+                    model: RankingModel | None = None) -> Assistant:
+    """An assistant on the configured store, embedder, answerer and ranking model."""
     store = store or open_store(settings)
     lexical = LexicalIndex(store, settings.store_dir)
+    model = model or RankingModel.load(settings.ranking_weights)
     answerer = None
     if settings.answerer != "extractive":
         from rag.generate import build_generative
 
-        answerer = build_generative(settings)
-    return Assistant(settings, store, lexical, answerer)
+        answerer = build_generative(settings, model)
+    return Assistant(settings, store, lexical, answerer, model)

@@ -36,15 +36,15 @@ class Settings(BaseSettings):
         25, ge=1, le=200, description="Readouts a 'which leaders did X call in <month>' answer "
         "may list beyond the top passages."
     )
-    dense_weight: float = Field(1.0, ge=0, description="Weight of the centred dense cosine.")
-    lexical_weight: float = Field(
-        0.02, ge=0, description="Weight of BM25 (normalised to the best match) in the fusion."
+    ranking_weights: Path | None = Field(
+        None, description="A weights file written by bench/fit.py; unset = the packaged "
+        "rag/ranking/weights.json.",
     )
-    answer_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
-    refusal_threshold: float = Field(
-        0.16,
-        description="Best language-centred dense score below which the readouts are taken not "
-        "to hold the answer (calibrated on bench/devset.jsonl with e5-small).",
+    answer_sentences: int = Field(
+        2, ge=1, le=10, description="Sentences an extractive answer cites, most probable first.")
+    refusal_threshold: float | None = Field(
+        None, description="Answerability probability under which a question is refused; "
+        "unset = the threshold fitted with the weights (at a stated false-refusal rate).",
     )
     answerer: Literal["extractive", "ollama", "openai", "llamacpp"] = "extractive"
     llm_model: str = Field("", description="Model name (Ollama/OpenAI) or GGUF path (llamacpp).")

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from rag.answer import ExtractiveAnswerer, answer_notice, citation, evidence_problem, refusal
+from rag.answer import ExtractiveAnswerer, answer_notice, citation, refusal
 from rag.config import Settings
 from rag.errors import ConfigError
+from rag.ranking.answerability import Assessment, assess
+from rag.ranking.model import RankingModel
 from rag.retrieve import Retrieval
 from rag.safety import looks_like_instruction
 from rag.schema import Answer, Citation, Passage
@@ -109,11 +112,13 @@ def validate_reply(reply: str, passages: tuple[Passage, ...]) -> tuple[str, tupl
 class GenerativeAnswerer:
     """A LangChain chat model behind the same contract as the extractive answerer."""
 
-    def __init__(self, chat: BaseChatModel, settings: Settings, label: str):
+    def __init__(self, chat: BaseChatModel, settings: Settings, label: str,
+                 model: RankingModel):
         self.chat = chat
         self.settings = settings
         self.name = label
-        self.fallback = ExtractiveAnswerer(settings)
+        self.model = model
+        self.fallback = ExtractiveAnswerer(settings, model)
 
     def answer(self, question: str, retrieval: Retrieval) -> Answer:
         """The validated answer (the last item of ``stream``)."""
@@ -126,9 +131,9 @@ class GenerativeAnswerer:
 
     def stream(self, question: str, retrieval: Retrieval) -> Iterator[str | Answer]:
         """Reply tokens as they come, then the validated Answer."""
-        problem = evidence_problem(question, retrieval, self.settings)
-        if problem:
-            final = refusal(question, retrieval, problem, self.name)
+        verdict = assess(retrieval, self.model, self.settings.refusal_threshold)
+        if verdict.refusal:
+            final = refusal(question, retrieval, verdict, self.name)
             yield final.text
             yield final
             return
@@ -142,24 +147,24 @@ class GenerativeAnswerer:
             yield self._fallback(question, retrieval, f"the {self.name} backend failed "
                                  f"({exc.__class__.__name__}: {str(exc)[:120]})")
             return
-        yield self._finish(question, retrieval, "".join(pieces))
+        yield self._finish(question, retrieval, "".join(pieces), verdict)
 
-    def _finish(self, question: str, retrieval: Retrieval, reply: str) -> Answer:
+    def _finish(self, question: str, retrieval: Retrieval, reply: str,
+                verdict: Assessment) -> Answer:
         if NOT_FOUND_TOKEN in reply:
-            return refusal(question, retrieval, "the model found no answer in the passages",
-                           self.name)
+            return refusal(question, retrieval, replace(
+                verdict, refusal="the model found no answer in the passages"), self.name)
         text, cites = validate_reply(reply, retrieval.passages)
         if not cites:
             return self._fallback(question, retrieval,
                                   "the model's reply cited no passage that supports it")
         return Answer(question, True, text, cites, retrieval.passages, self.name,
-                      answer_notice(cites, retrieval))
+                      answer_notice(cites, retrieval), verdict.probability)
 
     def _fallback(self, question: str, retrieval: Retrieval, why: str) -> Answer:
         answer = self.fallback.answer(question, retrieval)
         notice = f"{why}; this is the extractive answer instead."
-        return Answer(answer.question, answer.answered, answer.text, answer.citations,
-                      answer.passages, answer.answerer, notice)
+        return replace(answer, notice=notice)
 
 
 def build_chat_model(settings: Settings) -> BaseChatModel:
@@ -190,6 +195,6 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
         ) from exc
 
 
-def build_generative(settings: Settings) -> GenerativeAnswerer:
+def build_generative(settings: Settings, model: RankingModel) -> GenerativeAnswerer:
     """The configured generative answerer."""
-    return GenerativeAnswerer(build_chat_model(settings), settings, settings.answerer)
+    return GenerativeAnswerer(build_chat_model(settings), settings, settings.answerer, model)

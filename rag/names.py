@@ -59,6 +59,15 @@ class KnownName:
             self._pattern.search(strip_accents(text))
         )
 
+    def position(self, text: str) -> int | None:
+        """Where ``text`` first names this person or place in any form (in characters of the
+        accent-stripped text for Latin forms), or None."""
+        found = [at for at in (text.find(form) for form in self.chinese) if at >= 0]
+        match = self._pattern.search(strip_accents(text))
+        if match:
+            found.append(match.start())
+        return min(found, default=None)
+
     def covers(self, folded_name: str) -> bool:
         """True when a folded name of a question ("gina raimondo", "leyen") is this one."""
         name_words = set(folded_name.split())

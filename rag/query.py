@@ -82,6 +82,13 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 
+# Verbs of speaking: "What did Xi say about Taiwan?" asks for one side's words.
+_SPEECH = re.compile(
+    r"(?i)\b(?:say|said|says|tell|told|stress\w*|emphasi[sz]\w*|underline\w*|underscor\w*|"
+    r"rais\w*|express\w*|warn\w*|urg\w*|insist\w*|propos\w*|call(?:ed)? for|position|"
+    r"view|dit|dire|déclar\w*|affirm\w*|soulign\w*|insist\w*|exprim\w*|demand\w*|"
+    r"évoqu\w*|averti\w*|plaid\w*)\b|说|表示|指出|强调|谈到|提出|主张|立场|表态")
+
 _SUBJECT_CUE = re.compile(r"(?i)\b(?:about|on|regarding|concerning|sur|au sujet d[eu']|"
                           r"concernant|à propos d[eu']|quant à)\b")
 
@@ -205,6 +212,7 @@ class QuestionFacts:
     known: tuple[KnownName, ...] = ()  # people and places of the gazetteer, in every form
     asks_plans: bool = False  # "When will they meet?": previews answer it, not only records
     subject_countries: tuple[str, ...] = ()  # what it asks about: "about the Ukraine crisis"
+    speaker: KnownName | None = None  # whose words it asks for: "What did Xi say ..."
 
     @property
     def people(self) -> tuple[KnownName, ...]:
@@ -302,7 +310,35 @@ def analyse(question: str) -> QuestionFacts:
         language=question_language(question), topics=topic_words(question, names, known),
         event=event_kind(question), asks_plans=bool(_ASKS_PLANS.search(question)),
         subject_countries=subject_countries(question),
+        speaker=asked_speaker(question, known),
     )
+
+
+def subject_text(question: str, facts: QuestionFacts) -> str:
+    """What a question asks about, without who and when: its subject words for a Latin-script
+    question ("softwood lumber dispute"), the question less its known names for a Chinese one;
+    "" when nothing is left."""
+    if facts.language == "zh":
+        rest = question
+        for name in facts.known:
+            for form in name.chinese:
+                rest = rest.replace(form, " ")
+        return rest.strip()
+    return " ".join(facts.topics)
+
+
+def asked_speaker(question: str, known: tuple[KnownName, ...]) -> KnownName | None:
+    """The one person whose words a question asks for: the only person it names before its
+    verb of speaking ("What did Xi say about Taiwan in his call with Biden?" asks for Xi's;
+    "What did Biden and Xi say ..." for neither's). Of a follow-up read with the question
+    before it, the last question's."""
+    last = re.split(r"[?？]\s+", question.strip())[-1]
+    verb = _SPEECH.search(last)
+    if not verb:
+        return None
+    before = last[: verb.start()]
+    speakers = [k for k in known if not k.place and k.in_text(before)]
+    return speakers[0] if len(speakers) == 1 else None
 
 
 def subject_countries(question: str) -> tuple[str, ...]:

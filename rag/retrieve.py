@@ -1,9 +1,13 @@
-"""Question + filters -> ranked passages: language-centred dense and BM25 candidates, fused,
-then adjusted by what the question says beyond its words (``rag.rerank``).
+"""Question + filters -> ranked passages: language-centred dense and BM25 candidates, ranked
+by the fitted signals of ``rag.ranking``.
 
 Dates named in the question narrow the search (with a fallback when nothing matches); the
 readouts naming everyone asked get candidates of their own; a list question on a period
 ("which leaders did Biden call in October 2023?") takes every readout that fits.
+
+Retrieval is two steps, so that the fitting script can rank one question's candidates under
+many models: ``gather`` (the candidates and their signals' inputs, independent of any weight)
+then ``finish`` (rank with a model, cut to ``k``, complete a list).
 """
 
 from __future__ import annotations
@@ -17,14 +21,10 @@ import numpy as np
 
 from rag.config import Settings
 from rag.lexical import LexicalHit, LexicalIndex
-from rag.query import QuestionFacts, analyse, event_kind
-from rag.rerank import (
-    boost,
-    opening_sentence,
-    other_day_readouts,
-    preview_readouts,
-    reorder_within_readouts,
-)
+from rag.query import QuestionFacts, analyse, event_kind, subject_text
+from rag.ranking.evidence import opening_sentence, other_day_readouts, preview_readouts
+from rag.ranking.model import RankingModel
+from rag.ranking.signals import Candidates
 from rag.schema import Filters, Passage
 from rag.store import ReadoutStore
 
@@ -49,6 +49,23 @@ class Retrieval:
     other_day: frozenset[str] = frozenset()  # readouts of another day than the one day asked
     previews: frozenset[str] = frozenset()  # readouts announcing the event ("will speak")
     left_out: int = 0  # readouts a list question matched beyond those listed
+    date_fallback: bool = False  # the question's dates matched nothing: searched without them
+    subject_best: float | None = None  # best cosine of a top passage with the subject alone
+    top_readout: str = ""  # title and every candidate passage of the best passage's readout
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """One question's candidates before ranking: what ``Retriever.finish`` needs."""
+
+    question: str
+    filters: Filters
+    k: int
+    vector: tuple[float, ...]
+    candidates: Candidates
+    best_dense: float
+    date_narrowed: bool
+    date_fallback: bool  # the question's dates matched nothing: searched without them
 
 
 @functools.cache
@@ -65,37 +82,77 @@ def reference_centroids(embedder_key: str) -> dict[str, np.ndarray]:
 class Retriever:
     """Hybrid retrieval over one store."""
 
-    def __init__(self, store: ReadoutStore, lexical: LexicalIndex, settings: Settings):
+    def __init__(self, store: ReadoutStore, lexical: LexicalIndex, settings: Settings,
+                 model: RankingModel):
         self.store = store
         self.lexical = lexical
         self.settings = settings
+        self.model = model
 
     def retrieve(
         self,
         question: str,
         filters: Filters = Filters(),
         k: int | None = None,
-        prefer_docs: Sequence[str] = (),
         mode: str = "hybrid",
     ) -> Retrieval:
         """The ``k`` best passages for ``question``; ``mode`` is hybrid, dense or lexical."""
-        k = k or self.settings.top_k
+        return self.finish(self.gather(question, filters, k, mode))
+
+    def gather(
+        self,
+        question: str,
+        filters: Filters = Filters(),
+        k: int | None = None,
+        mode: str = "hybrid",
+    ) -> Gathered:
+        """The candidate passages of ``question``, with their dense and BM25 scores."""
         self.lexical.sync()  # once per question: each check reads the store's stamp
         facts = analyse(question)
         narrowed = facts.date_filters(filters)
         vector = self.store.embeddings.embed_query(question)
-        passages, best, everyone = self._fused(question, vector, narrowed, facts, prefer_docs,
-                                               mode)
+        candidates, best = self._candidates(question, vector, narrowed, facts, mode)
         date_narrowed = narrowed is not filters
-        if date_narrowed and not passages:  # the dates may be wrong: look without them
-            passages, best, everyone = self._fused(question, vector, filters, facts,
-                                                   prefer_docs, mode)
-        listed, left_out = self._listed(question, vector, filters, facts, passages[:k])
-        top = passages[:k] + listed
-        return Retrieval(tuple(top), facts, tuple(vector), best, date_narrowed,
-                         frozenset(everyone), self.lexical.unknown(facts.topics),
+        fallback = date_narrowed and not candidates.passages
+        if fallback:  # the dates may be wrong (or the premise): look without them
+            candidates, best = self._candidates(question, vector, filters, facts, mode)
+        return Gathered(question, filters, k or self.settings.top_k, tuple(vector),
+                        candidates, best, date_narrowed and not fallback, fallback)
+
+    def finish(self, gathered: Gathered, model: RankingModel | None = None,
+               values: Sequence[Sequence[float]] | None = None) -> Retrieval:
+        """The gathered candidates ranked by ``model`` (default: this retriever's), cut to
+        ``k``, followed by the other readouts a list question asks for; ``values``: the
+        candidates' signal values when already computed, in the model's order."""
+        ranked = (model or self.model).rank(gathered.candidates, values)
+        facts, k = gathered.candidates.facts, gathered.k
+        listed, left_out = self._listed(gathered.question, list(gathered.vector),
+                                        gathered.filters, facts, ranked[:k])
+        top = ranked[:k] + listed
+        return Retrieval(tuple(top), facts, gathered.vector, gathered.best_dense,
+                         gathered.date_narrowed, gathered.candidates.everyone,
+                         self.lexical.unknown(facts.topics),
                          frozenset(other_day_readouts(top, facts)),
-                         frozenset(preview_readouts(top, facts)), left_out)
+                         frozenset(preview_readouts(top, facts)), left_out,
+                         gathered.date_fallback, self._subject_best(gathered, top[:k]),
+                         self._readout_text(gathered, top[0].doc_id) if top else "")
+
+    @staticmethod
+    def _readout_text(gathered: Gathered, doc_id: str) -> str:
+        """The title and the candidate passages of one readout, in text order: as much of
+        the readout an answer would cite as the search has read."""
+        parts = sorted((p for p in gathered.candidates.passages if p.doc_id == doc_id),
+                       key=lambda p: p.start)
+        return " ".join([parts[0].title if parts else "", *(p.text for p in parts)])
+
+    @staticmethod
+    def _subject_best(gathered: Gathered, top: list[Passage]) -> float | None:
+        """The best cosine of a top passage with the question's subject alone, if it has
+        one."""
+        subject = gathered.candidates.subject
+        if not subject:
+            return None
+        return max((subject.get(p.chunk_id, 0.0) for p in top), default=0.0)
 
     def _listed(self, question: str, vector: list[float], filters: Filters,
                 facts: QuestionFacts, top: list[Passage]) -> tuple[list[Passage], int]:
@@ -119,7 +176,7 @@ class Retriever:
         most = self.settings.list_max_readouts
         hits = self.lexical.search(facts.lexical_query(question),
                                    LIST_CHUNKS_PER_READOUT * most, scope)
-        found = self._rescored(np.asarray(vector, dtype=np.float32), hits)
+        found = [p for p, _ in self._rescored(np.asarray(vector, dtype=np.float32), hits)]
         previews = preview_readouts(found, facts)  # the call itself is listed, not its announcement
         texts: dict[str, str] = {}
         for p in found:
@@ -140,7 +197,8 @@ class Retriever:
         ordered = sorted(listed.values(), key=lambda p: p.date or "")
         return ordered[:most], max(0, len(ordered) - most)
 
-    def _dense(self, vector: list[float], filters: Filters, n: int) -> list[Passage]:
+    def _dense(self, vector: list[float], filters: Filters, n: int
+               ) -> list[tuple[Passage, np.ndarray]]:
         """Dense candidates per language, scored against language-centred passage vectors.
 
         Raw cosines favour the question's own language (measured: an English question scores
@@ -151,7 +209,7 @@ class Retriever:
         query = np.asarray(vector, dtype=np.float32)
         counts = self.lexical.language_counts()
         languages = list(filters.languages) or list(counts) or [""]
-        out: list[Passage] = []
+        out: list[tuple[Passage, np.ndarray]] = []
         for language in languages:
             scoped = replace(filters, languages=(language,)) if language else filters
             within = self._filtered_ids(scoped)
@@ -160,7 +218,7 @@ class Retriever:
             centroid = self._centroid(language, counts.get(language, 0))
             out += [self._centred(query, p, v, centroid)
                     for p, v in self.store.dense_vectors(vector, n, scoped, within)]
-        return sorted(out, key=lambda p: p.score, reverse=True)[:n]
+        return sorted(out, key=lambda pv: pv[0].score, reverse=True)[:n]
 
     def _naming_everyone(self, facts: QuestionFacts, filters: Filters) -> set[str]:
         """For a question naming two people or countries or more ("Starmer" and "Xi",
@@ -188,8 +246,10 @@ class Retriever:
                 return ids
         return None
 
-    def _rescored(self, query: np.ndarray, hits: list[LexicalHit]) -> list[Passage]:
-        """Chunks found by BM25 alone, with the centred dense score they would have had."""
+    def _rescored(self, query: np.ndarray, hits: list[LexicalHit]
+                  ) -> list[tuple[Passage, np.ndarray]]:
+        """Chunks found by BM25 alone, with the centred dense score they would have had (and
+        their centred unit vectors)."""
         counts = self.lexical.language_counts()
         return [
             self._centred(query, p, v, self._centroid(p.language, counts.get(p.language, 0)))
@@ -199,12 +259,15 @@ class Retriever:
     @staticmethod
     def _centred(
         query: np.ndarray, passage: Passage, stored: np.ndarray, centroid: np.ndarray | None
-    ) -> Passage:
-        """``passage`` scored by the cosine of ``query`` with its centred vector."""
+    ) -> tuple[Passage, np.ndarray]:
+        """``passage`` scored by the cosine of ``query`` with its centred vector, and that
+        vector of unit length (the stored one, and the passage as it was, without a
+        centroid)."""
+        centred = stored - centroid if centroid is not None else stored
+        unit = centred / (np.linalg.norm(centred) or 1.0)
         if centroid is None:
-            return passage
-        centred = stored - centroid
-        return replace(passage, score=float(query @ centred / (np.linalg.norm(centred) or 1.0)))
+            return passage, unit
+        return replace(passage, score=float(query @ unit)), unit
 
     def _centroid(self, language: str, chunks: int) -> np.ndarray | None:
         """The store's own mean vector of ``language`` once it has enough chunks to be a mean
@@ -218,20 +281,20 @@ class Retriever:
             return self.lexical.centroids.get(language)
         return reference.get(language, np.mean(list(reference.values()), axis=0))
 
-    def _fused(
+    def _candidates(
         self,
         question: str,
         vector: list[float],
         filters: Filters,
         facts: QuestionFacts,
-        prefer_docs: Sequence[str],
         mode: str,
-    ) -> tuple[list[Passage], float, set[str]]:
-        """Centred dense score plus a small share of normalised BM25, plus boosts.
+    ) -> tuple[Candidates, float]:
+        """Dense and BM25 candidates, each with both scores (the centred cosine, and BM25
+        over the question's best BM25 score), and the best dense score.
 
-        Score fusion, not rank fusion: on the dev set reciprocal rank fusion let BM25's
-        same-language matches push cross-lingual answers out of the top 5 at every weight
-        tried (hit@5 0.75-0.79 against 0.81 for dense alone).
+        Both scores become signals of the ranking model, not a fused score with set weights:
+        on the dev set reciprocal rank fusion let BM25's same-language matches push
+        cross-lingual answers out of the top 5 at every weight tried.
         """
         n = self.settings.candidates
         terms = facts.lexical_query(question)
@@ -239,29 +302,36 @@ class Retriever:
         everyone = self._naming_everyone(facts, filters)
         if everyone:
             scopes.append(replace(filters, doc_ids=tuple(everyone)))
-        dense: list[Passage] = []
+        dense: list[tuple[Passage, np.ndarray]] = []
         lexical: list[LexicalHit] = []
         for scope in scopes:  # the readouts naming everyone get candidates of their own
             if mode != "lexical":
                 dense += self._dense(vector, scope, n)
             if mode != "dense":
                 lexical += self.lexical.search(terms, n, scope)
-        dense = list({p.chunk_id: p for p in dense}.values())
-        lexical = sorted({h.chunk_id: h for h in lexical}.values(), key=lambda h: -h.score)
-        by_id = {p.chunk_id: p for p in dense}
+        by_id = {p.chunk_id: (p, v) for p, v in dense}
+        lexical = list({h.chunk_id: h for h in lexical}.values())  # found in both scopes
         missing = [h for h in lexical if h.chunk_id not in by_id]
         found = self._rescored(np.asarray(vector, dtype=np.float32), missing)
-        by_id.update({p.chunk_id: p for p in found})
-        if mode == "hybrid":
-            dense += found  # every candidate gets both scores, whoever found it
-        scores = {p.chunk_id: self.settings.dense_weight * p.score for p in dense}
-        top_lexical = lexical[0].score if lexical else 1.0
-        for hit in lexical:
-            if hit.chunk_id in by_id:
-                share = self.settings.lexical_weight * hit.score / top_lexical
-                scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + share
-        boost(scores, by_id, facts, everyone, prefer_docs)
-        reorder_within_readouts(scores, by_id, facts)
-        ranked = sorted(scores, key=lambda c: scores[c], reverse=True)
-        best = max((p.score for p in dense), default=0.0)
-        return [replace(by_id[c], score=scores[c]) for c in ranked], best, everyone
+        if mode == "lexical":  # BM25 alone: the dense score is not known
+            found = [(replace(p, score=0.0), v) for p, v in found]
+        by_id.update({p.chunk_id: (p, v) for p, v in found})
+        best = max((p.score for p, _ in by_id.values()), default=0.0)
+        top_lexical = max((h.score for h in lexical), default=0.0) or 1.0
+        shares = {h.chunk_id: h.score / top_lexical for h in lexical if h.chunk_id in by_id}
+        candidates = Candidates.build(facts, [p for p, _ in by_id.values()], shares,
+                                      frozenset(everyone),
+                                      self._subject_scores(question, facts, by_id))
+        return candidates, best
+
+    def _subject_scores(self, question: str, facts: QuestionFacts,
+                        found: dict[str, tuple[Passage, np.ndarray]]) -> dict[str, float]:
+        """The cosine of each candidate with the question's subject alone, without its names
+        and dates ("the softwood lumber dispute"), in any language: whether a passage speaks
+        of what is asked, not only of who asked it. Empty when the question has no subject
+        apart from its names."""
+        subject = subject_text(question, facts)
+        if not subject or not found:
+            return {}
+        query = np.asarray(self.store.embeddings.embed_query(subject), dtype=np.float32)
+        return {cid: float(query @ v) for cid, (_, v) in found.items()}

@@ -72,6 +72,8 @@ class Passage:
     end: int
     score: float = 0.0
     countries: tuple[str, ...] = ()
+    # what placed it: (signal, weight times value) for each signal that counted
+    score_parts: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form of the CLI contract (no ``n``)."""
@@ -80,6 +82,7 @@ class Passage:
             "language": self.language, "source": self.source, "url": self.url,
             "chunk_id": self.chunk_id, "text": self.text, "start": self.start,
             "end": self.end, "score": round(self.score, 6),
+            "score_parts": {name: round(value, 6) for name, value in self.score_parts},
         }
 
 
@@ -115,6 +118,7 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     answerer: str = "extractive"
     notice: str | None = None  # e.g. "LLM unreachable, extractive answer instead"
+    answerability: float | None = None  # the model's probability that the readouts answer it
 
     @property
     def also_retrieved(self) -> tuple[Passage, ...]:
@@ -132,6 +136,8 @@ class Answer:
             "passages": [p.to_dict() for p in self.passages],
             "answerer": self.answerer,
             "notice": self.notice,
+            "answerability": None if self.answerability is None else round(
+                self.answerability, 4),
         }
 
 

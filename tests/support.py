@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ingest.chunking import chunk_readout
 from rag.assistant import Assistant, build_assistant
 from rag.config import Settings
 from rag.lexical import LexicalIndex
+from rag.ranking.model import Linear, RankingModel
 from rag.schema import Readout
 from rag.store import ReadoutStore
 from tests.fakes import HashingEmbeddings
@@ -200,10 +202,14 @@ class SlowHashing(HashingEmbeddings):
         return super()._embed_passages(texts)
 
 
+# Ranks by nothing and never refuses: for answer tests that must not depend on fitted weights.
+NEVER_REFUSES = RankingModel(Linear({}), Linear({}, 0.0), threshold=0.0)
+# The shipped weights with refusal off: for tests of which sentence is cited.
+SHIPPED_NEVER_REFUSING = replace(RankingModel.load(), threshold=0.0)
+
+
 def assistant_over(store: ReadoutStore, settings: Settings, readouts: list[Readout]) -> Assistant:
-    """An assistant on ``store`` holding ``readouts``, refusal threshold off: the fake
-    embedder has no calibrated scale."""
+    """An assistant on ``store`` holding ``readouts``, with the shipped ranking model."""
     for readout in readouts:
         store.write_readout(readout, chunk_readout(readout, 700))
-    settings.refusal_threshold = -1.0
     return build_assistant(settings, store)

@@ -11,6 +11,7 @@ from langchain_core.messages import AIMessage
 from rag.config import Settings
 from rag.generate import GenerativeAnswerer, build_chat_model, build_messages
 from rag.query import QuestionFacts
+from rag.ranking.model import Linear, RankingModel
 from rag.retrieve import Retrieval
 from rag.schema import Answer, Passage
 
@@ -27,13 +28,17 @@ P2 = Passage(doc_id="other", chunk_id="other:0", title="Other", date="2021-03-01
              start=10, end=44, score=0.5)
 
 
+# Answerable when the readouts come close (a designed model: best_dense 0.9 -> p 0.98, 0.1 -> 0.02)
+MODEL = RankingModel(Linear({}), Linear({"best_dense": 10.0}, -5.0), threshold=0.5)
+
+
 def _retrieval(best: float = 0.9) -> Retrieval:
     return Retrieval((P1, P2), QuestionFacts(), (0.0,), best, False)
 
 
 def _answerer(reply: str, settings: Settings) -> GenerativeAnswerer:
     chat = GenericFakeChatModel(messages=iter([AIMessage(reply)]))
-    return GenerativeAnswerer(chat, settings, "fake")
+    return GenerativeAnswerer(chat, settings, "fake", MODEL)
 
 
 class BrokenChat(GenericFakeChatModel):
@@ -43,7 +48,7 @@ class BrokenChat(GenericFakeChatModel):
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(store_dir=tmp_path, refusal_threshold=0.5)
+    return Settings(store_dir=tmp_path)
 
 
 def test_valid_markers_become_exact_citations(settings: Settings) -> None:
@@ -97,7 +102,7 @@ def test_weak_evidence_refuses_without_calling_the_model(settings: Settings) -> 
 
 
 def test_unreachable_backend_falls_back_to_extractive(settings: Settings) -> None:
-    answerer = GenerativeAnswerer(BrokenChat(messages=iter([])), settings, "ollama")
+    answerer = GenerativeAnswerer(BrokenChat(messages=iter([])), settings, "ollama", MODEL)
     items = list(answerer.stream("What did Kyrgyzstan say about Taiwan?", _retrieval()))
     final = items[-1]
     assert isinstance(final, Answer)

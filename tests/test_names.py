@@ -9,17 +9,18 @@ import pytest
 
 from ingest.chunking import chunk_readout
 from ingest.pipeline import ingest_paths
-from rag.answer import NAMED_SLACK, ExtractiveAnswerer, evidence_problem, missing_names
+from rag.answer import ExtractiveAnswerer
 from rag.assistant import build_assistant
 from rag.embeddings import build_embeddings
 from rag.names import gazetteer
 from rag.query import analyse, announces, event_kind, proper_names, stated_days
-from rag.rerank import chronological_pick, names_by_readout, readouts_about
+from rag.ranking.answerability import missing_names
+from rag.ranking.evidence import chronological_pick, names_by_readout, readouts_about
 from rag.retrieve import Retrieval
 from rag.schema import Passage, Readout
 from rag.store import ReadoutStore
 from tests.conftest import corpus_records
-from tests.support import assistant_over, write_jsonl
+from tests.support import NEVER_REFUSES, SHIPPED_NEVER_REFUSING, assistant_over, write_jsonl
 
 
 def passage(doc_id: str, language: str, text: str, title: str = "") -> Passage:
@@ -115,47 +116,6 @@ def test_a_leader_no_readout_names_in_any_script_is_a_refusal(assistant) -> None
     assert "friedrich merz" in answer.text
 
 
-def test_a_readout_of_the_asked_year_must_name_who_the_question_names(settings) -> None:
-    question = "What agreements were signed during Xi Jinping's 2023 state visit to Switzerland?"
-    swiss = replace(passage("ch-2023", "en", "Switzerland and China signed an agreement on "
-                            "education."), date="2023-06-01", countries=("CH", "CN"))
-    biden_xi = replace(passage("wh-2023", "en", "President Biden met President Xi Jinping."),
-                       date="2023-11-15", countries=("CN", "US"))
-    problem = evidence_problem(question, retrieval(question, swiss, biden_xi), settings)
-    assert problem is not None
-    assert "between 2023-01-01 and 2023-12-31" in problem
-    visit = replace(passage("ch-visit", "en", "President Xi Jinping's state visit to "
-                            "Switzerland."), date="2023-01-16", countries=("CH", "CN"))
-    assert evidence_problem(question, retrieval(question, visit), settings) is None
-
-
-def test_a_passage_naming_everyone_may_score_a_little_lower(settings) -> None:
-    question = "What did Xi Jinping and Sadyr Japarov decide?"
-    naming = passage("cctv-japarov", "zh", "习近平同吉尔吉斯斯坦总统扎帕罗夫会谈。")
-    low = settings.refusal_threshold - NAMED_SLACK / 2
-    weak = replace(retrieval(question, naming), best_dense=low)
-    assert evidence_problem(question, weak, settings) is None
-    other = passage("cctv-other", "zh", "习近平同哈萨克斯坦总统会谈。")
-    weak_other = replace(retrieval(question, other), best_dense=low)
-    assert evidence_problem(question, weak_other, settings) == (
-        "no passage is close enough to the question"
-    )
-
-
-def test_the_people_and_a_country_of_the_question_must_meet_in_one_readout(settings) -> None:
-    question = "What did Sadyr Japarov discuss during his official visit to Switzerland?"
-    call = replace(passage("xi-japarov", "en", "Xi Jinping spoke with Sadyr Japarov."),
-                   countries=("CN", "KG"))
-    swiss = replace(passage("ch-kg", "en", "The Swiss President received the President of "
-                            "Kyrgyzstan."), countries=("CH", "KG"))
-    assert evidence_problem(question, retrieval(question, call, swiss), settings) == (
-        "no readout found is about all the people and countries the question names"
-    )
-    visit = replace(passage("ch-japarov", "en", "Sadyr Japarov was received in Bern."),
-                    countries=("CH", "KG"))
-    assert evidence_problem(question, retrieval(question, visit, call), settings) is None
-
-
 def _e5_assistant(settings, tmp_path, records: list[dict]):
     """An assistant with the real default model over real readouts, ingested as a user would."""
     store = ReadoutStore(settings, build_embeddings("e5-small"))
@@ -235,28 +195,6 @@ def test_when_did_they_last_speak_picks_the_readout_of_their_call_not_a_later_me
         "cctv-trump")
 
 
-def test_a_subject_no_passage_in_the_question_language_mentions_is_a_refusal(settings) -> None:
-    trudeau = replace(passage("wh-trudeau", "en", "President Biden spoke with Prime Minister "
-                              "Justin Trudeau of Canada about the blockade of the bridges."),
-                      countries=("CA", "US"))
-    question = "What did Biden and Trudeau say about the softwood lumber dispute?"
-    assert analyse(question).topics == ("softwood", "lumber", "dispute")
-    unheard_of = replace(retrieval(question, trudeau), unknown_topics=("softwood", "lumber"))
-    assert evidence_problem(question, unheard_of, settings) == (
-        "the readouts found do not mention softwood, lumber, dispute")
-    # words other readouts use are likely a paraphrase of what these passages say
-    assert evidence_problem(question, retrieval(question, trudeau), settings) is None
-    asked = "What did Biden and Trudeau say about the blockade of the bridges?"
-    assert evidence_problem(asked, retrieval(asked, trudeau), settings) is None
-    # another language says it in other words; one subject word is often a paraphrase
-    french = replace(trudeau, language="fr", text="Le président Biden s'est entretenu avec "
-                     "Justin Trudeau du blocus des ponts.")
-    assert evidence_problem(question, replace(retrieval(question, french), unknown_topics=(
-        "softwood", "lumber")), settings) is None
-    unhappy = "What was Justin Trudeau unhappy about in his call with Biden?"
-    assert evidence_problem(unhappy, retrieval(unhappy, trudeau), settings) is None
-
-
 @pytest.mark.parametrize(
     ("question", "language", "topics"),
     [
@@ -272,7 +210,6 @@ def test_the_language_and_subject_of_a_question(question, language, topics) -> N
     facts = analyse(question)
     assert facts.language == language
     assert facts.topics == topics
-
 
 
 def test_within_a_readout_the_passage_saying_what_was_asked_comes_first(settings) -> None:
@@ -351,8 +288,7 @@ def test_the_readout_of_their_call_beats_one_that_names_them_in_passing(
     answer = _e5_assistant(settings, tmp_path, records).ask(
         "En décembre 2021, qu'a dit Biden à Poutine sur une éventuelle escalade militaire "
         "autour de l'Ukraine ?")
-    assert answer.answered
-    assert answer.citations[0].doc_id == call
+    assert answer.passages[0].doc_id == call
 
 
 def test_swiss_capitals_and_organisations_are_not_missing_names() -> None:
@@ -370,34 +306,6 @@ def test_the_store_knows_which_words_no_readout_contains(fake_store, settings) -
                              "blockade?")
     assert got.facts.topics == ("softwood", "lumber", "blockade")
     assert got.unknown_topics == ("softwood", "lumber")
-
-
-def test_a_visit_is_not_answered_by_the_readout_of_a_call(settings) -> None:
-    call = replace(passage("seed", "fr", "Le Président Xi Jinping a eu un entretien téléphonique "
-                           "avec Sadyr Japarov.", title="Entretien téléphonique entre Xi Jinping "
-                           "et Sadyr Japarov"), date="2021-02-22", countries=("CN", "KG"))
-    visit = ("Quels accords Xi Jinping a-t-il signés lors de sa visite d'État au Kirghizistan "
-             "en 2021 ?")
-    assert evidence_problem(visit, retrieval(visit, call), settings) == (
-        "the closest readout reports a call, not a meeting")
-    asked = "Qu'ont dit Xi Jinping et Sadyr Japarov lors de leur appel de 2021 ?"
-    assert evidence_problem(asked, retrieval(asked, call), settings) is None
-    # a "virtual meeting" is a video call: neither kind, so never a mismatch
-    video = replace(call, title="Readout of President Biden's Virtual Meeting with President Xi")
-    assert event_kind(video.title) is None
-
-
-def test_a_passage_of_the_asked_date_naming_the_people_may_score_lower(settings) -> None:
-    """A French question on a Chinese readout scores low (0.11 measured) even when the
-    readout is of the very day asked and names the person asked about."""
-    question = "Quel responsable américain Xi Jinping a-t-il reçu à Pékin le 19 juin 2023 ?"
-    blinken = replace(passage("cctv-blinken", "zh", "6月19日下午，习近平在北京会见布林肯。"),
-                      date="2023-06-19", countries=("CN", "US"))
-    low = replace(retrieval(question, blinken), best_dense=settings.refusal_threshold - 0.05,
-                  date_narrowed=True)
-    assert evidence_problem(question, low, settings) is None
-    assert evidence_problem(question, replace(low, date_narrowed=False), settings) == (
-        "no passage is close enough to the question")
 
 
 def test_nationalities_are_not_the_subject_of_a_question() -> None:
@@ -440,8 +348,7 @@ def test_the_readout_of_a_call_beats_the_preview_announcing_it(settings, tmp_pat
     assistant = _e5_assistant(settings, tmp_path, corpus_records("en", ids=[readout, preview]))
     answer = assistant.ask("When did Biden and Xi speak by video in 2022 and what did Biden "
                            "warn about?")
-    assert answer.answered
-    assert answer.citations[0].doc_id == readout
+    assert answer.passages[0].doc_id == readout
     planned = assistant.ask("When was Biden's call with Xi in March 2022 announced?")
     assert planned.passages[0].doc_id == preview
 
@@ -510,7 +417,8 @@ def test_an_english_question_about_a_country_cites_the_chinese_sentence_naming_i
                            "普京表示，很高兴同习近平主席举行会晤。两国元首就乌克兰危机交换意见。"),
                    countries=("CN", "RU", "UA"))
     question = "What did Xi tell Putin about the Ukraine crisis?"
-    answer = ExtractiveAnswerer(settings).answer(question, retrieval(question, call))
+    answer = ExtractiveAnswerer(settings, SHIPPED_NEVER_REFUSING).answer(
+        question, retrieval(question, call))
     assert answer.citations[0].quote == "两国元首就乌克兰危机交换意见。"
 
 
@@ -520,7 +428,7 @@ def test_a_list_of_calls_quotes_the_sentence_saying_who_spoke_with_whom(settings
                            "in February on COVID-19 and climate."), date="2021-02-10",
                    countries=("CN", "US"))
     question = "Which leaders did Xi call in February 2021?"
-    answer = ExtractiveAnswerer(settings).answer(question, retrieval(question, call))
+    answer = ExtractiveAnswerer(settings, NEVER_REFUSES).answer(question, retrieval(question, call))
     assert [c.quote for c in answer.citations] == [
         "President Biden spoke today with President Xi Jinping of China."]
 
@@ -529,18 +437,6 @@ def test_a_follow_up_asks_about_its_own_subject() -> None:
     combined = "What did Kyrgyzstan say about Taiwan? And what did he say about vaccines?"
     assert analyse(combined).subject_countries == ()
     assert analyse("What did Xi say? And about Ukraine?").subject_countries == ("UA",)
-
-
-def test_a_country_asked_about_must_be_in_the_readout(settings) -> None:
-    spain = replace(passage("ch-spain", "en", "The Federal Councillor met Spain's prime minister "
-                            "to discuss Schengen and European policy."), countries=("CH", "ES"))
-    question = "What was said about the Gibraltar dispute in talks with Spain's prime minister?"
-    assert evidence_problem(question, retrieval(question, spain), settings) == (
-        "no readout found is about all the people and countries the question names")
-    sisi = replace(passage("cctv-sisi", "zh", "塞西表示，埃方支持中方在涉港问题上的立场。"),
-                   countries=("CN", "EG"))  # stored before "涉港" was known: read again
-    asked = "Did Egypt's Sisi back China on Xinjiang and Hong Kong?"
-    assert evidence_problem(asked, retrieval(asked, sisi), settings) is None
 
 
 def test_names_a_readout_shortens_or_writes_with_digits_are_not_missing() -> None:
@@ -558,28 +454,6 @@ def test_names_a_readout_shortens_or_writes_with_digits_are_not_missing() -> Non
     assert missing_names(retrieval(question, dubai)) == []
 
 
-def test_two_people_named_only_in_separate_readouts_did_not_meet(settings) -> None:
-    """A false premise of the second held-out set: Berset "received by Biden at the White
-    House". Swiss presidents are in the gazetteer, so they must meet Biden in one readout."""
-    swiss = passage("ch-berset", "fr", "Le président de la Confédération Alain Berset a reçu le "
-                    "président de la Finlande à Berne.")
-    biden = passage("wh-biden", "en", "President Biden met today with President Niinistö of "
-                    "Finland at the White House.")
-    question = "Alain Berset a été reçu par Joe Biden : qu'ont-ils décidé ?"
-    assert evidence_problem(question, retrieval(question, swiss, biden), settings) == (
-        "no readout found is about all the people and countries the question names")
-
-
-def test_when_did_they_last_meet_quotes_the_opening_that_says_when(fake_store, settings) -> None:
-    opening = "On 4 December, President Xi held talks in Beijing with President Macron."
-    later = ("Xi and Macron last discussed the Ukraine crisis; when Xi and Macron meet, Xi and "
-             "Macron exchange views on the crisis.")
-    readout = Readout(doc_id="cctv-macron", title="Xi holds talks with French president",
-                      date="2025-12-04", language="en", source="CCTV", countries=("CN", "FR"),
-                      text=f"{opening}\n\n{'The two presidents talked of trade. ' * 20}\n\n{later}")
-    answer = assistant_over(fake_store, settings, [readout]).ask(
-        "When did Xi and Macron last meet?")
-    assert answer.citations[0].quote == opening
 
 
 def test_an_answer_from_an_announcement_says_so(fake_store, settings) -> None:
@@ -588,6 +462,7 @@ def test_an_answer_from_an_announcement_says_so(fake_store, settings) -> None:
                       source="White House", countries=("JP", "US"),
                       text="President Biden will meet virtually with Prime Minister Kishida of "
                            "Japan on Friday, January 21. They will discuss COVID-19 and climate.")
+    settings.refusal_threshold = 0.0  # the notice is the point, not the fake scores' verdict
     assistant = assistant_over(fake_store, settings, [preview])
     answer = assistant.ask("What did Biden and Kishida discuss in January 2022?")
     assert answer.answered
@@ -645,26 +520,7 @@ def test_an_organisation_is_found_in_its_chinese_name(fake_store, settings) -> N
     assert "红十字国际委员会" in facts.other_forms(question)
     assert [k.label for k in facts.people] == ["Xi Jinping"]  # the organisation is no person
     answer = assistant_over(fake_store, settings, [*CHINESE_READOUTS, icrc]).ask(question)
-    assert answer.answered
-    assert answer.citations[0].doc_id == "cctv-icrc"
-
-
-def test_third_held_out_set_refusal_fixes(settings) -> None:
-    """From the third held-out set: a list may take calls and meetings alike; "Group" does not
-    make the Wagner Group mentioned; the "mer Rouge" is the Red Sea in an English readout; a
-    list question may qualify its leaders."""
-    call = passage("wh-ishiba", "en", "President Biden spoke today with Prime Minister Shigeru "
-                   "Ishiba of Japan.", title="Readout of President Biden's Call with Prime "
-                   "Minister Ishiba")
-    question = "Which American and Chinese leaders have held talks with Shigeru Ishiba?"
-    assert analyse(question).wants_list
-    assert evidence_problem(question, retrieval(question, call), settings) is None
-    ghana = passage("ch-ghana", "fr", "M. Burkhalter et Mme Tetteh ont abordé le groupe de "
-                    "contact sur le Sahel.")
-    question = "Which leaders discussed the Wagner Group's activities in Africa?"
-    assert "wagner group" in missing_names(retrieval(question, ghana))
-    assert proper_names("Qu'ont dit Joe Biden et Pedro Sánchez des navires en mer Rouge ?") == (
-        "joe biden", "pedro sanchez")
+    assert answer.passages[0].doc_id == "cctv-icrc"
 
 
 def test_a_list_in_a_city_leaves_out_visits_elsewhere(fake_store, settings) -> None:

@@ -1,9 +1,8 @@
-"""What a question says beyond its words, applied to fused candidate scores: its people and
-countries, the readout of their meeting, a call or a meeting, first or last, the day asked,
-previews of an event, and which passage of a readout says what was asked.
+"""What the candidate passages of one question say about it: which readouts name its people,
+which is the readout of their meeting, which is the first or last, which announce an event
+still to come, which report another day, how much of its subject a passage's sentences hold.
 
-Each adjustment is on the centred cosine scale, where answers sit ~0.05 above the rest; each
-was measured on bench/devset.jsonl (README: "what raised it").
+Facts only: how much each counts is the ranking model's business (``rag.ranking.signals``).
 """
 
 from __future__ import annotations
@@ -17,58 +16,6 @@ from rag.query import QuestionFacts, announces, event_kind, mentions_topic, stat
 from rag.schema import Passage
 from rag.sentences import first_sentence, sentence_spans
 from rag.tokenize import fold
-
-COUNTRY_BOOST = 0.01  # on a centred cosine scale where answers sit ~0.05 above the rest
-NAME_BOOST = 0.08  # times the share of the question's known names the readout names
-FOLLOW_UP_BOOST = 0.05
-ORDER_BOOST = 0.06  # the earliest or latest readout naming everyone, for "first"/"last"
-OPENING_BOOST = 0.03  # a readout's opening passage, for "when" questions: it has the date
-SENTENCE_WEIGHT = 0.05  # within a readout: a sentence holding the question's subject words
-ABOUT_BOOST = 0.1  # readouts naming every person asked in their title (else opening)
-EVENT_BOOST = 0.06  # a readout whose title says it was the kind of event asked: call, meeting
-ALL_NAMED_BOOST = 0.1  # readouts naming every person and country the question names
-ANNOUNCEMENT_PENALTY = 0.1  # a preview of the event asked about ranks below its readout
-OTHER_DAY_PENALTY = 0.1  # a readout opening on another day than the one day asked
-
-
-def boost(scores: dict[str, float], by_id: dict[str, Passage], facts: QuestionFacts,
-          everyone: set[str], prefer_docs: Sequence[str]) -> None:
-    """Add to the fused scores what the question says beyond its words: its countries, its
-    people (any script), the readout of their meeting, a call or a meeting, the conversation
-    so far, the first or last event, the date a "when" question asks for; and take from the
-    previews of an event ("will speak ... this Friday") unless the question asks what is
-    planned."""
-    wanted = {c.upper() for c in facts.countries}
-    candidates = [by_id[cid] for cid in scores]
-    readout_names = names_by_readout(candidates, facts)
-    about = set(readouts_about(candidates, facts.people, sorted(everyone))) if len(
-        facts.people) > 1 else set()
-    picked = chronological_pick(candidates, facts, readout_names)
-    previews = preview_readouts(candidates, facts)
-    other_day = other_day_readouts(candidates, facts)
-    for cid in scores:
-        p = by_id[cid]
-        if wanted and wanted <= set(p.countries):
-            scores[cid] += COUNTRY_BOOST  # names both leaders' countries: likelier the event
-        if facts.known:
-            named = len(readout_names.get(p.doc_id, ()))
-            scores[cid] += NAME_BOOST * named / len(facts.known)  # any script: 朔尔茨
-        if p.doc_id in everyone:
-            scores[cid] += ALL_NAMED_BOOST  # who met whom: a readout naming them all
-        if p.doc_id in about:
-            scores[cid] += ABOUT_BOOST  # ... above all the readout of their meeting
-        if facts.event and event_kind(p.title) == facts.event:
-            scores[cid] += EVENT_BOOST
-        if p.doc_id in prefer_docs:
-            scores[cid] += FOLLOW_UP_BOOST  # follow-ups stay on the readout discussed
-        if p.doc_id == picked:
-            scores[cid] += ORDER_BOOST
-        if facts.asks_when and p.start == 0 and (picked is None or p.doc_id == picked):
-            scores[cid] += OPENING_BOOST
-        if p.doc_id in previews:
-            scores[cid] -= ANNOUNCEMENT_PENALTY
-        if p.doc_id in other_day:
-            scores[cid] -= OTHER_DAY_PENALTY
 
 
 def opening_sentence(passage: Passage) -> str:
@@ -155,7 +102,7 @@ def readouts_about(
     return [doc for doc in about if in_title[doc] == most]
 
 
-def _subject_share(text: str, topics: tuple[str, ...], countries: tuple[str, ...]) -> float:
+def subject_share(text: str, topics: tuple[str, ...], countries: tuple[str, ...]) -> float:
     """The largest share of the subject words (``topics``: accents and case ignored,
     inflections matched, see ``mentions_topic``) and ``countries`` (any language) one
     sentence of ``text`` holds."""
@@ -170,32 +117,23 @@ def _subject_share(text: str, topics: tuple[str, ...], countries: tuple[str, ...
     return best
 
 
-def reorder_within_readouts(scores: dict[str, float], by_id: dict[str, Passage],
-                            facts: QuestionFacts) -> None:
-    """Let a readout's passages trade places by the question's subject, keeping the readout's
-    own scores: the readout found stays where it ranks (a cross-lingual answer is not pushed
-    down by words it says in another language), but within it the passage whose sentence
-    says "signed", or names Ukraine (乌克兰) when asked "about the Ukraine crisis", ranks
-    before its neighbour about the same talks. The countries a question names count when it
-    asks about them ("about Taiwan") or has no other subject; not when they are its setting
-    ("lors de la visite en Chine"). "When did they last meet?", with no other subject, puts
-    the opening first: it says when ("12月4日上午"), the Ukraine passage does not."""
-    countries = facts.subject_countries or (() if facts.topics else facts.countries)
-    opening_first = facts.asks_when and not facts.topics and not facts.subject_countries
-    if not facts.topics and not countries and not opening_first:
-        return
-    by_doc: dict[str, list[str]] = {}
-    for cid in scores:
-        by_doc.setdefault(by_id[cid].doc_id, []).append(cid)
+def sentence_speaker(sentence: str, people: Sequence[KnownName]) -> KnownName | None:
+    """Who speaks in a readout's sentence: of ``people``, the one it names first. Readouts put
+    the speaker first ("President Biden underscored ...", "习近平指出，...", "Xi told Biden
+    that ..."); None when it names none of them ("The two leaders discussed ...")."""
+    named = [(at, k) for k in people if (at := k.position(sentence)) is not None]
+    return min(named, key=lambda item: item[0])[1] if named else None
 
-    def place(cid: str) -> tuple[bool, float]:
-        subject = _subject_share(by_id[cid].text, facts.topics, countries) if (
-            facts.topics or countries) else 0.0
-        return opening_first and by_id[cid].start == 0, scores[cid] + SENTENCE_WEIGHT * subject
 
-    for cids in by_doc.values():
-        if len(cids) < 2:
-            continue
-        slots = sorted((scores[c] for c in cids), reverse=True)
-        order = sorted(cids, key=place, reverse=True)
-        scores.update(zip(order, slots, strict=True))
+def speaker_sentences(passage: Passage, speaker: KnownName,
+                      people: Sequence[KnownName]) -> list[str]:
+    """The sentences of ``passage`` in which ``speaker`` speaks (see ``sentence_speaker``)."""
+    text = passage.text
+    return [text[a:b] for a, b in sentence_spans(text)
+            if sentence_speaker(text[a:b], people) == speaker]
+
+
+def title_side(title: str, people: Sequence[KnownName]) -> KnownName | None:
+    """Whose readout it is: the person its title names first ("Readout of President Biden's
+    Call with President Xi" is Biden's side's, "习近平同美国总统拜登通电话" Xi's)."""
+    return sentence_speaker(title, people)
