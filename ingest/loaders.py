@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.readable import unreadable_reason
 from rag.errors import LoadError
 from rag.metadata import (
     READOUT_LANGUAGES,
@@ -46,6 +47,7 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)"
 _NUMERIC_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ][\d:.+\-Z ]*)?")
 _COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _TOO_DEEP = "invalid JSON: nested too deeply to be a readout record"
+_NOT_TEXT = "not readable text"
 
 
 @dataclass(frozen=True)
@@ -276,20 +278,32 @@ _BOMS = (
 
 
 def _decode(data: bytes) -> str:
-    """Text of a text-format file, with line endings normalised to "\\n"."""
+    """Text of a text-format file, with line endings normalised to "\\n".
+
+    Text decoded from a byte-order mark's encoding or a guessed one must read as text: the
+    bytes after a UTF-16 mark may be anything, and they always decode to some characters."""
     encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
     wide = encoding in ("utf-16", "utf-32")  # their NUL bytes are text
     if not wide and b"\x00" in data[:_SNIFF_BYTES]:
         raise LoadError("binary file (contains NUL bytes), not a text readout")
+    unsure = None
+    if encoding in ("utf-16", "utf-32"):
+        unsure = (f"the file starts with a {encoding.upper()} byte-order mark, but what follows "
+                  f"is not {encoding.upper()} text")
     try:
         text = data.decode(encoding or "utf-8")
     except UnicodeDecodeError:
+        if unsure:
+            raise LoadError(f"cannot decode: {unsure}") from None
         text = _guess_decode(data) if encoding is None else None
         if text is None:
             raise LoadError("cannot decode: not UTF-8 and no encoding detected") from None
+        unsure = "not UTF-8, and the guessed encoding gives no text either: save it as UTF-8"
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise LoadError("empty file")
+    if unsure and (reason := unreadable_reason(text)):
+        raise LoadError(f"{_NOT_TEXT}: {reason} ({unsure})")
     return text
 
 
@@ -408,6 +422,8 @@ def _make_readout(text: str, fields: Mapping[str, Any], path: Path, default_id: 
         elif (scalar := _extra_value(value)) is not None:
             extra[key] = scalar
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if reason := unreadable_reason(text):  # a PDF's broken font map, a record of noise
+        raise LoadError(f"{_NOT_TEXT}: {reason} (a binary file, or text in another encoding?)")
     language = _language_field(known.get("language")) or detect_language(text)
     title = _string_field(known, "title")
     title = " ".join(title.split()) if title else derive_title(text)

@@ -114,6 +114,10 @@ BAD_FILES: list[tuple[str, Builder, str]] = [
     ("bad-front-matter.md", _bytes(b"---\ntitle: [unclosed\n---\nBody text."), "not valid YAML"),
     ("fifo.txt", lambda p: os.mkfifo(p), "not a regular file"),
     ("elf-binary.md", _bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(200)), "binary file"),
+    # bytes behind a UTF-16 byte-order mark decode to "characters" whatever they are
+    ("bin.md", _bytes(b"\xff\xfe\x00garbage!\n"), "not readable text: 4 Chinese characters"),
+    ("bom-random.md", _bytes(lambda: b"\xff\xfe" + _random_bytes(10)), "not readable text"),
+    ("bom-utf8.txt", _bytes(b"\xfe\xff" + GOOD_TEXT.encode() + b"!"), "not readable text"),
     # HTML
     ("nested-100k.html",
      _bytes(b"<html><body>" + b"<div>" * 100_000 + b"deep" + b"</div>" * 100_000 + b"</body>"),
