@@ -8,12 +8,15 @@ same file still load.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import os
 import re
+import threading
 import unicodedata
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -362,21 +365,58 @@ def _read_html(html: str) -> tuple[str, dict[str, Any]]:
     return document.text, {key: value for key, value in fields.items() if value}
 
 
+class _Kept(logging.Handler):
+    """Keeps the messages of the log records it receives."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+_LIBRARY_LOG_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _library_log(name: str) -> Iterator[list[str]]:
+    """The warnings that library ``name`` logs meanwhile, kept instead of printed.
+
+    pypdf logs what it repairs in a damaged file ("invalid pdf header", "EOF marker not
+    found"); without logging set up (the CLI, the app) Python prints them to stderr beside our
+    own line for the same file. They are about the file being read: its failure reason says
+    them. The lock keeps two threads from swapping the logger's settings at once."""
+    logger = logging.getLogger(name)
+    kept = _Kept()
+    with _LIBRARY_LOG_LOCK:
+        propagate = logger.propagate
+        logger.addHandler(kept)
+        logger.propagate = False
+        try:
+            yield kept.messages
+        finally:
+            logger.removeHandler(kept)
+            logger.propagate = propagate
+
+
 def _read_pdf(data: bytes) -> tuple[str, dict[str, Any]]:
     from pypdf import PdfReader
 
     # pypdf can fail with almost any exception on a damaged file: the failure names it rather
     # than stopping the whole ingest.
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise LoadError("PDF is password-protected: save an unprotected copy")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-        title = reader.metadata.title if reader.metadata else None
-    except LoadError:
-        raise
-    except Exception as exc:
-        raise LoadError(f"cannot read PDF ({type(exc).__name__}: {exc})") from exc
+    with _library_log("pypdf") as warned:
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise LoadError("PDF is password-protected: save an unprotected copy")
+            pages = [(page.extract_text() or "").strip() for page in reader.pages]
+            title = reader.metadata.title if reader.metadata else None
+        except LoadError:
+            raise
+        except Exception as exc:
+            notes = "".join(f"; {m}" for m in dict.fromkeys(warned))
+            raise LoadError(f"cannot read PDF ({type(exc).__name__}: {exc}{notes})") from exc
     text = "\n\n".join(page for page in pages if page)
     if not text:
         raise LoadError("PDF has no text layer (scanned?): run OCR first")
