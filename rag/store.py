@@ -37,7 +37,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embeddings import ReadoutEmbeddings
-from rag.errors import StoreError, StoreMismatchError
+from rag.errors import StaleStoreError, StoreError, StoreMismatchError
 from rag.schema import Chunk, Filters, Passage, Readout, ReadoutInfo
 
 FORMAT_VERSION = "1"
@@ -299,7 +299,7 @@ class ReadoutStore:
     def _translate(self, exc: Exception) -> StoreError | None:
         """The ``StoreError`` for a failure of Chroma or of the connection to its server."""
         import httpx
-        from chromadb.errors import ChromaError, InvalidArgumentError, NotFoundError
+        from chromadb.errors import ChromaError, InternalError, InvalidArgumentError, NotFoundError
 
         if isinstance(exc, httpx.TransportError | ConnectionError):
             host, port = self.settings.chroma_host, self.settings.chroma_port
@@ -321,6 +321,14 @@ class ReadoutStore:
             return StoreError(
                 f"The Readouts collections at {self.location} were dropped while in use "
                 f"(readouts ingest --rebuild in another process?): {exc}. Try again."
+            )
+        if isinstance(exc, InternalError) and "Error finding id" in str(exc):
+            # Chunks that another process committed after this client opened (their
+            # metadata is read fresh, their vectors not): reopen at the next catch_up.
+            self._stale = True
+            return StaleStoreError(
+                f"The store at {self.location} changed while this process read it (another "
+                f"process is writing): {exc}. Ask again."
             )
         if isinstance(exc, ChromaError):
             return StoreError(f"Chroma failed on the store at {self.location}: {exc}")

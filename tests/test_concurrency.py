@@ -524,6 +524,37 @@ def test_an_assistant_kept_open_like_the_apps_sees_other_processes_writes(tmp_pa
     assert_consistent(assistant.store, settings.store_dir)
 
 
+@pytest.mark.slow
+def test_a_write_between_catching_up_and_reading_costs_a_retry_not_an_error(
+    tmp_path, monkeypatch
+) -> None:
+    """Another process commits right after this one caught up and read vectors (which
+    loads them), before its lexical index reads the (always fresh) chunk metadata: BM25 then
+    finds chunks whose vectors the client has not loaded. The question is asked once more,
+    caught up, not failed."""
+    env = _cli_env(tmp_path)
+    _readouts(env, "ingest", str(write_jsonl(tmp_path / "data" / "a.jsonl",
+                                             [record(i) for i in range(3)])))
+    settings = Settings(store_dir=tmp_path / "store", chroma_host=None, refusal_threshold=-1)
+    assistant = build_assistant(settings, ReadoutStore(settings, HashingEmbeddings()))
+    chunk_id = assistant.ask("Kyrgyzstan Taiwan railways k0x").citations[0].chunk_id
+    caught_up = ReadoutStore.catch_up
+    writes = [write_jsonl(tmp_path / "data" / "b.jsonl", [record(5)])]
+
+    def then_another_process_writes(store: ReadoutStore) -> str:
+        stamp = caught_up(store)
+        if writes:
+            store.passage_vectors([(chunk_id, "en")])  # another session's question
+            _readouts(env, "ingest", str(writes.pop()))
+        return stamp
+
+    monkeypatch.setattr(ReadoutStore, "catch_up", then_another_process_writes)
+    _readouts(env, "ingest", str(write_jsonl(tmp_path / "data" / "c.jsonl", [record(3)])))
+    answer = assistant.ask("Chile lithium copper k5x")  # catches up with r3 but not r5
+    assert writes == []
+    _check_answer(assistant.store, answer, "r5")
+
+
 # --- stores of another model or format -----------------------------------------------------
 
 
