@@ -874,7 +874,8 @@ class ReadoutStore:
         return bool(pending)
 
     def _bump(self) -> None:
-        if self._read_generation() != self._seen:  # another process wrote since we looked
+        # Another process stamped since we looked: our stamp must not hide it (catch_up).
+        if not self.settings.server_mode and self._read_generation() != self._seen:
             self._stale = True
         self._seen = uuid.uuid4().hex
         self._state.upsert(
