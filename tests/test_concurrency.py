@@ -437,6 +437,8 @@ class _Asker:
     """A running ``readouts ask --json -``, asked one line at a time as a script would."""
 
     def __init__(self, env: dict[str, str]) -> None:
+        # As a script runs it: stdout a pipe, block-buffered unless the command flushes.
+        env = {k: v for k, v in env.items() if k != "PYTHONUNBUFFERED"}
         self.process = subprocess.Popen(
             readouts_command("ask", "--json", "-"), cwd=PROJECT, env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
