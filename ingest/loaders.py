@@ -290,7 +290,7 @@ def _decode(data: bytes) -> str:
     if not wide and b"\x00" in data[:_SNIFF_BYTES]:
         raise LoadError("binary file (contains NUL bytes), not a text readout")
     unsure = None
-    if encoding in ("utf-16", "utf-32"):
+    if wide and encoding:
         unsure = (f"the file starts with a {encoding.upper()} byte-order mark, but what follows "
                   f"is not {encoding.upper()} text")
     try:
