@@ -8,12 +8,15 @@ same file still load.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import os
 import re
+import threading
 import unicodedata
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.readable import unreadable_reason
 from rag.errors import LoadError
 from rag.metadata import (
     READOUT_LANGUAGES,
@@ -46,6 +50,7 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)"
 _NUMERIC_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ][\d:.+\-Z ]*)?")
 _COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _TOO_DEEP = "invalid JSON: nested too deeply to be a readout record"
+_NOT_TEXT = "not readable text"
 
 
 @dataclass(frozen=True)
@@ -276,20 +281,32 @@ _BOMS = (
 
 
 def _decode(data: bytes) -> str:
-    """Text of a text-format file, with line endings normalised to "\\n"."""
+    """Text of a text-format file, with line endings normalised to "\\n".
+
+    Text decoded from a byte-order mark's encoding or a guessed one must read as text: the
+    bytes after a UTF-16 mark may be anything, and they always decode to some characters."""
     encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
     wide = encoding in ("utf-16", "utf-32")  # their NUL bytes are text
     if not wide and b"\x00" in data[:_SNIFF_BYTES]:
         raise LoadError("binary file (contains NUL bytes), not a text readout")
+    unsure = None
+    if wide and encoding:
+        unsure = (f"the file starts with a {encoding.upper()} byte-order mark, but what follows "
+                  f"is not {encoding.upper()} text")
     try:
         text = data.decode(encoding or "utf-8")
     except UnicodeDecodeError:
+        if unsure:
+            raise LoadError(f"cannot decode: {unsure}") from None
         text = _guess_decode(data) if encoding is None else None
         if text is None:
             raise LoadError("cannot decode: not UTF-8 and no encoding detected") from None
+        unsure = "not UTF-8, and the guessed encoding gives no text either: save it as UTF-8"
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise LoadError("empty file")
+    if unsure and (reason := unreadable_reason(text)):
+        raise LoadError(f"{_NOT_TEXT}: {reason} ({unsure})")
     return text
 
 
@@ -348,21 +365,58 @@ def _read_html(html: str) -> tuple[str, dict[str, Any]]:
     return document.text, {key: value for key, value in fields.items() if value}
 
 
+class _Kept(logging.Handler):
+    """Keeps the messages of the log records it receives."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+_LIBRARY_LOG_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _library_log(name: str) -> Iterator[list[str]]:
+    """The warnings that library ``name`` logs meanwhile, kept instead of printed.
+
+    pypdf logs what it repairs in a damaged file ("invalid pdf header", "EOF marker not
+    found"); without logging set up (the CLI, the app) Python prints them to stderr beside our
+    own line for the same file. They are about the file being read: its failure reason says
+    them. The lock keeps two threads from swapping the logger's settings at once."""
+    logger = logging.getLogger(name)
+    kept = _Kept()
+    with _LIBRARY_LOG_LOCK:
+        propagate = logger.propagate
+        logger.addHandler(kept)
+        logger.propagate = False
+        try:
+            yield kept.messages
+        finally:
+            logger.removeHandler(kept)
+            logger.propagate = propagate
+
+
 def _read_pdf(data: bytes) -> tuple[str, dict[str, Any]]:
     from pypdf import PdfReader
 
     # pypdf can fail with almost any exception on a damaged file: the failure names it rather
     # than stopping the whole ingest.
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise LoadError("PDF is password-protected: save an unprotected copy")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-        title = reader.metadata.title if reader.metadata else None
-    except LoadError:
-        raise
-    except Exception as exc:
-        raise LoadError(f"cannot read PDF ({type(exc).__name__}: {exc})") from exc
+    with _library_log("pypdf") as warned:
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise LoadError("PDF is password-protected: save an unprotected copy")
+            pages = [(page.extract_text() or "").strip() for page in reader.pages]
+            title = reader.metadata.title if reader.metadata else None
+        except LoadError:
+            raise
+        except Exception as exc:
+            notes = "".join(f"; {m}" for m in dict.fromkeys(warned))
+            raise LoadError(f"cannot read PDF ({type(exc).__name__}: {exc}{notes})") from exc
     text = "\n\n".join(page for page in pages if page)
     if not text:
         raise LoadError("PDF has no text layer (scanned?): run OCR first")
@@ -408,6 +462,8 @@ def _make_readout(text: str, fields: Mapping[str, Any], path: Path, default_id: 
         elif (scalar := _extra_value(value)) is not None:
             extra[key] = scalar
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if reason := unreadable_reason(text):  # a PDF's broken font map, a record of noise
+        raise LoadError(f"{_NOT_TEXT}: {reason} (a binary file, or text in another encoding?)")
     language = _language_field(known.get("language")) or detect_language(text)
     title = _string_field(known, "title")
     title = " ".join(title.split()) if title else derive_title(text)

@@ -9,7 +9,7 @@ from typing import Protocol
 from rag.answer import ExtractiveAnswerer
 from rag.config import Settings
 from rag.embeddings import build_embeddings
-from rag.errors import ReadoutsError
+from rag.errors import ReadoutsError, StaleStoreError
 from rag.lexical import LexicalIndex
 from rag.query import is_follow_up
 from rag.ranking.model import RankingModel
@@ -72,7 +72,10 @@ class Assistant:
         query = question
         if history and is_follow_up(question):
             query = f"{history[-1].question} {question}"
-        return self.retriever.retrieve(query, filters, k)
+        try:
+            return self.retriever.retrieve(query, filters, k)
+        except StaleStoreError:  # another process wrote meanwhile: once more, caught up
+            return self.retriever.retrieve(query, filters, k)
 
     def ask(self, question: str, filters: Filters = Filters(), k: int | None = None,
             history: Sequence[Turn] = (), answerer: Answerer | None = None) -> Answer:

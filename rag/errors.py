@@ -17,6 +17,11 @@ class StoreError(ReadoutsError):
     """The vector store cannot be opened, reached or trusted."""
 
 
+class StaleStoreError(StoreError):
+    """This process read an embedded store whose vectors it had loaded before another
+    process's latest writes; the next call catches up (``ReadoutStore.catch_up``)."""
+
+
 class StoreMismatchError(StoreError):
     """The store was written by another embedder or another format version."""
 

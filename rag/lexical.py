@@ -2,7 +2,8 @@
 
 The index is a cache derived from the store: it records the store's generation stamp, and
 ``LexicalIndex.sync`` rebuilds it (from the chunks in Chroma) only when that stamp moved, so
-every process sharing a store, embedded or server, answers from the same readouts.
+every process sharing a store, embedded or server, answers from the same readouts (an
+embedded store reopens its client then, see ``ReadoutStore.catch_up``).
 """
 
 from __future__ import annotations
@@ -161,8 +162,9 @@ class LexicalIndex:
         """Load or rebuild so that the index matches the store; True if it changed now.
 
         With a slow build pending in the background this returns False and the previous
-        index goes on answering."""
-        current = self.store.generation()
+        index goes on answering. Called once per question: it is also where the store
+        catches up with what other processes wrote (``ReadoutStore.catch_up``)."""
+        current = self.store.catch_up()
         if self._built and current == self._snap.generation:
             return False
         with self._lock:

@@ -37,7 +37,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embeddings import ReadoutEmbeddings
-from rag.errors import StoreError, StoreMismatchError
+from rag.errors import StaleStoreError, StoreError, StoreMismatchError
 from rag.schema import Chunk, Filters, Passage, Readout, ReadoutInfo
 
 FORMAT_VERSION = "1"
@@ -126,6 +126,51 @@ def writer_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class _Gate:
+    """Store calls run together; reopening the client waits for them and runs alone (a call
+    in flight on a closed client would fail). Re-entrant for calls, which nest."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._calls = 0  # threads inside a call
+        self._alone = False
+        self._depth = threading.local()
+
+    def held(self) -> bool:
+        """True inside a call of this thread."""
+        return bool(getattr(self._depth, "n", 0))
+
+    @contextlib.contextmanager
+    def call(self) -> Iterator[None]:
+        depth = getattr(self._depth, "n", 0)
+        if not depth:
+            with self._cond:
+                self._cond.wait_for(lambda: not self._alone)
+                self._calls += 1
+        self._depth.n = depth + 1
+        try:
+            yield
+        finally:
+            self._depth.n = depth
+            if not depth:
+                with self._cond:
+                    self._calls -= 1
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def alone(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._alone)
+            self._alone = True
+            self._cond.wait_for(lambda: not self._calls)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._alone = False
+                self._cond.notify_all()
+
+
 def _chroma_call(
     method: Callable[Concatenate[ReadoutStore, P], R],
 ) -> Callable[Concatenate[ReadoutStore, P], R]:
@@ -135,7 +180,8 @@ def _chroma_call(
     @functools.wraps(method)
     def call(store: ReadoutStore, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return method(store, *args, **kwargs)
+            with store._gate.call():
+                return method(store, *args, **kwargs)
         except StoreError:
             raise
         except Exception as exc:
@@ -156,8 +202,12 @@ class ReadoutStore:
         is also the way out of a store of another format or model."""
         self.settings = settings
         self.embeddings = embeddings
+        self._own_client = client is None  # a client given by the caller is not reopened
         self.client = client if client is not None else open_client(settings)
         self.prefix = _collection_prefix(embeddings.key)
+        self._gate = _Gate()
+        self._seen = ""  # the generation stamp as of the client's opening or our last write
+        self._stale = False  # another process wrote before one of our own stamps
         self.writer_id = uuid.uuid4().hex[:12]
         self._write_lock = threading.RLock()
         self._stamp_every: float | None = None  # None: stamp every commit at once
@@ -204,6 +254,7 @@ class ReadoutStore:
                     name, embedding_function=None)
                 for name in self._lang_names()
             }
+            self._seen, self._stale = self._read_generation(), False
         except Exception as exc:
             raise StoreError(f"Cannot open the Readouts collections: {exc}") from exc
         self._check_format()
@@ -248,7 +299,7 @@ class ReadoutStore:
     def _translate(self, exc: Exception) -> StoreError | None:
         """The ``StoreError`` for a failure of Chroma or of the connection to its server."""
         import httpx
-        from chromadb.errors import ChromaError, InvalidArgumentError, NotFoundError
+        from chromadb.errors import ChromaError, InternalError, InvalidArgumentError, NotFoundError
 
         if isinstance(exc, httpx.TransportError | ConnectionError):
             host, port = self.settings.chroma_host, self.settings.chroma_port
@@ -271,6 +322,14 @@ class ReadoutStore:
                 f"The Readouts collections at {self.location} were dropped while in use "
                 f"(readouts ingest --rebuild in another process?): {exc}. Try again."
             )
+        if isinstance(exc, InternalError) and "Error finding id" in str(exc):
+            # Chunks that another process committed after this client opened (their
+            # metadata is read fresh, their vectors not): reopen at the next catch_up.
+            self._stale = True
+            return StaleStoreError(
+                f"The store at {self.location} changed while this process read it (another "
+                f"process is writing): {exc}. Ask again."
+            )
         if isinstance(exc, ChromaError):
             return StoreError(f"Chroma failed on the store at {self.location}: {exc}")
         return None
@@ -287,8 +346,42 @@ class ReadoutStore:
     @_chroma_call
     def generation(self) -> str:
         """A stamp that changes whenever a readout is committed or removed."""
+        return self._read_generation()
+
+    def _read_generation(self) -> str:
         got = self._state.get(ids=["generation"], include=["metadatas"])
         return str(got["metadatas"][0]["value"]) if got["ids"] else ""
+
+    def catch_up(self) -> str:
+        """The generation stamp, once this process sees what other processes wrote.
+
+        An embedded client keeps the vector indexes it loaded: readouts that another process
+        wrote since are in Chroma's SQLite (their metadata, which the lexical index reads) but
+        not in those indexes (a search misses them, a read of their vectors fails: "Error
+        finding id"). So when the stamp moved other than by this store's own writes, the
+        client is closed, once the calls in flight are over, and opened again. A server
+        serves every client the same state: nothing to do there, nor for a client given by
+        the caller, nor inside a call (it would wait for itself).
+        """
+        current = self.generation()
+        if (self.settings.server_mode or not self._own_client or self._gate.held()
+                or (current == self._seen and not self._stale)):
+            return current
+        try:
+            with self._gate.alone():
+                current = self._read_generation()
+                if current != self._seen or self._stale:  # or another thread just did it
+                    self.client.close()
+                    self.client = open_client(self.settings)
+                    self._open_collections()
+                return self._seen
+        except StoreError:
+            raise
+        except Exception as exc:
+            error = self._translate(exc)
+            if error is None:
+                raise
+            raise error from exc
 
     def count(self) -> int:
         """Number of committed readouts."""
@@ -508,6 +601,10 @@ class ReadoutStore:
 
         Read from the language collections' metadata and the readout texts: reading the
         chunks collection would load its whole vector index too (+1.2 GB at 470k chunks)."""
+        with self._gate.call():  # the collections below stay open until the last page
+            yield from self._iter_chunks()
+
+    def _iter_chunks(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         sources = list(self._langs.values()) if self._by_language else [self.chunks._collection]
         for collection in sources:
             for got in self._pages(collection.get, include=["metadatas"]):
@@ -777,9 +874,13 @@ class ReadoutStore:
         return bool(pending)
 
     def _bump(self) -> None:
+        # Another process stamped since we looked: our stamp must not hide it (catch_up).
+        if not self.settings.server_mode and self._read_generation() != self._seen:
+            self._stale = True
+        self._seen = uuid.uuid4().hex
         self._state.upsert(
             ids=["generation"], embeddings=[_DUMMY], documents=[""],
-            metadatas=[{"value": uuid.uuid4().hex}],
+            metadatas=[{"value": self._seen}],
         )
 
 

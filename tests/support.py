@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from dataclasses import replace
@@ -139,6 +140,25 @@ def run_python(script: str, *args: str, env: dict[str, str] | None = None,
         [sys.executable, "-c", script, *args], cwd=PROJECT, env=child_env(env), text=True,
         capture_output=True, timeout=timeout, check=False,
     )
+
+
+FAKE_CLI = textwrap.dedent("""
+    import sys
+    import rag.assistant, rag.embeddings
+    from ingest import cli
+    from tests.fakes import HashingEmbeddings
+
+    def fake(*args):  # the hashing embedder instead of the packaged model: no model load
+        return HashingEmbeddings()
+
+    rag.embeddings.build_embeddings = rag.assistant.build_embeddings = fake
+    sys.exit(cli.main(sys.argv[1:]))
+""")
+
+
+def readouts_command(*args: str) -> list[str]:
+    """The ``readouts`` command line (as a child process, with the hashing embedder)."""
+    return [sys.executable, "-c", FAKE_CLI, *args]
 
 
 def assert_consistent(store: ReadoutStore, cache_dir: Path) -> None:

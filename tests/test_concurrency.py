@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from tests.support import (
     assert_consistent,
     assert_readers_see_whole_readouts,
     child_env,
+    readouts_command,
     record,
     run_python,
     write_jsonl,
@@ -426,6 +428,133 @@ def test_an_ingest_process_and_two_asking_processes_share_a_server(chroma, tmp_p
     store = ReadoutStore(chroma.settings(tmp_path / "check"), Keyed(key))
     assert store.count() == 60
     assert_consistent(store, tmp_path / "check")
+
+
+# --- other processes' writes on the embedded store ----------------------------------------
+
+
+class _Asker:
+    """A running ``readouts ask --json -``, asked one line at a time as a script would."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        # As a script runs it: stdout a pipe, block-buffered unless the command flushes.
+        env = {k: v for k, v in env.items() if k != "PYTHONUNBUFFERED"}
+        self.process = subprocess.Popen(
+            readouts_command("ask", "--json", "-"), cwd=PROJECT, env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+
+    def ask(self, question: str, timeout: float = 120) -> dict:
+        """Write one question, then read its answer: one line, flushed before the next
+        question is even written."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(question + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        assert ready, f"no answer within {timeout} s to {question!r}"
+        return json.loads(self.process.stdout.readline())
+
+    def close(self) -> tuple[int, str]:
+        """End of input: the exit code and what went to stderr."""
+        _, err = self.process.communicate(timeout=60)
+        return self.process.returncode, err
+
+
+def _cli_env(tmp_path: Path) -> dict[str, str]:
+    # the hashing embedder has no calibrated scale: answer whatever ranks first
+    return child_env({"READOUTS_STORE_DIR": str(tmp_path / "store"),
+                      "READOUTS_REFUSAL_THRESHOLD": "-1"})
+
+
+def _readouts(env: dict[str, str], *args: str) -> str:
+    """Run the readouts command in its own process, as another terminal would."""
+    done = subprocess.run(readouts_command(*args), cwd=PROJECT, env=env, text=True,
+                          capture_output=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_a_running_ask_batch_answers_line_by_line_and_sees_other_processes_writes(
+    tmp_path,
+) -> None:
+    env = _cli_env(tmp_path)
+    _readouts(env, "ingest", str(write_jsonl(tmp_path / "data" / "a.jsonl",
+                                             [record(i) for i in range(3)])))
+    asker = _Asker(env)
+    first = asker.ask("Kyrgyzstan Taiwan railways k0x")
+    assert first["citations"][0]["doc_id"] == "r0"
+
+    _readouts(env, "ingest", str(write_jsonl(tmp_path / "data" / "b.jsonl", [record(5)])))
+    added = asker.ask("Chile lithium copper k5x")  # readout r5 exists only since just now
+    assert added["answered"]
+    assert added["citations"][0]["doc_id"] == "r5"
+    shown = json.loads(_readouts(env, "show", "r5", "--json"))
+    cite = added["citations"][0]
+    assert shown["text"][cite["start"] : cite["end"]] == cite["quote"]
+
+    _readouts(env, "remove", "r5")
+    removed = asker.ask("Chile lithium copper k5x")
+    assert "r5" not in {p["doc_id"] for p in removed["passages"]}
+    assert all(c["doc_id"] != "r5" for c in removed["citations"])
+    assert asker.ask("Egypt Xinjiang vaccines k1x")["citations"][0]["doc_id"] == "r1"
+    assert asker.close() == (0, "")
+
+
+@pytest.mark.slow
+def test_an_assistant_kept_open_like_the_apps_sees_other_processes_writes(tmp_path) -> None:
+    """The app keeps one assistant per process: it follows ingests and removals that the
+    CLI makes in another process, on its next question."""
+    env = _cli_env(tmp_path)
+    _readouts(env, "ingest", str(write_jsonl(tmp_path / "data" / "a.jsonl",
+                                             [record(i) for i in range(3)])))
+    settings = Settings(store_dir=tmp_path / "store", chroma_host=None, refusal_threshold=-1)
+    assistant = build_assistant(settings, ReadoutStore(settings, HashingEmbeddings()))
+    assert assistant.ask("Kyrgyzstan Taiwan railways k0x").citations[0].doc_id == "r0"
+    for step in range(2):  # twice: the reopened client follows the next writes too
+        _readouts(env, "ingest", str(write_jsonl(tmp_path / "data" / "b.jsonl",
+                                                 [record(5, version=step + 1)])))
+        answer = assistant.ask("Chile lithium copper k5x")
+        assert answer.citations[0].doc_id == "r5"
+        assert f"(version {step + 1})" in assistant.store.get_readout("r5").text
+        _check_answer(assistant.store, answer, "r5")
+    _readouts(env, "remove", "r5")
+    answer = assistant.ask("Chile lithium copper k5x")
+    assert "r5" not in {p.doc_id for p in answer.passages}
+    assert assistant.store.count() == 3
+    assert_consistent(assistant.store, settings.store_dir)
+
+
+@pytest.mark.slow
+def test_a_write_between_catching_up_and_reading_costs_a_retry_not_an_error(
+    tmp_path, monkeypatch
+) -> None:
+    """Another process commits right after this one caught up and read vectors (which
+    loads them), before its lexical index reads the (always fresh) chunk metadata: BM25 then
+    finds chunks whose vectors the client has not loaded. The question is asked once more,
+    caught up, not failed."""
+    env = _cli_env(tmp_path)
+    _readouts(env, "ingest", str(write_jsonl(tmp_path / "data" / "a.jsonl",
+                                             [record(i) for i in range(3)])))
+    settings = Settings(store_dir=tmp_path / "store", chroma_host=None, refusal_threshold=-1)
+    assistant = build_assistant(settings, ReadoutStore(settings, HashingEmbeddings()))
+    chunk_id = assistant.ask("Kyrgyzstan Taiwan railways k0x").citations[0].chunk_id
+    caught_up = ReadoutStore.catch_up
+    writes = [write_jsonl(tmp_path / "data" / "b.jsonl", [record(5)])]
+
+    def then_another_process_writes(store: ReadoutStore) -> str:
+        stamp = caught_up(store)
+        if writes:
+            store.passage_vectors([(chunk_id, "en")])  # another session's question
+            _readouts(env, "ingest", str(writes.pop()))
+        return stamp
+
+    monkeypatch.setattr(ReadoutStore, "catch_up", then_another_process_writes)
+    _readouts(env, "ingest", str(write_jsonl(tmp_path / "data" / "c.jsonl", [record(3)])))
+    answer = assistant.ask("Chile lithium copper k5x")  # catches up with r3 but not r5
+    assert writes == []
+    _check_answer(assistant.store, answer, "r5")
 
 
 # --- stores of another model or format -----------------------------------------------------

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import re
+import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,15 @@ from rag.config import Settings
 from rag.embeddings import E5SmallEmbeddings, ReadoutEmbeddings
 from rag.store import ReadoutStore
 from tests.fakes import HashingEmbeddings
-from tests.support import MB, assert_consistent, record, write_jsonl
+from tests.support import (
+    MB,
+    PROJECT,
+    assert_consistent,
+    child_env,
+    readouts_command,
+    record,
+    write_jsonl,
+)
 
 LIMIT = 25 * MB  # the default READOUTS_MAX_FILE_MB
 RNG_SEED = 7
@@ -114,6 +123,10 @@ BAD_FILES: list[tuple[str, Builder, str]] = [
     ("bad-front-matter.md", _bytes(b"---\ntitle: [unclosed\n---\nBody text."), "not valid YAML"),
     ("fifo.txt", lambda p: os.mkfifo(p), "not a regular file"),
     ("elf-binary.md", _bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(200)), "binary file"),
+    # bytes behind a UTF-16 byte-order mark decode to "characters" whatever they are
+    ("bin.md", _bytes(b"\xff\xfe\x00garbage!\n"), "not readable text: 4 Chinese characters"),
+    ("bom-random.md", _bytes(lambda: b"\xff\xfe" + _random_bytes(10)), "not readable text"),
+    ("bom-utf8.txt", _bytes(b"\xfe\xff" + GOOD_TEXT.encode() + b"!"), "not readable text"),
     # HTML
     ("nested-100k.html",
      _bytes(b"<html><body>" + b"<div>" * 100_000 + b"deep" + b"</div>" * 100_000 + b"</body>"),
@@ -254,6 +267,51 @@ def test_at_least_40_kinds_of_bad_files_each_fail_clearly_and_nothing_stored_cha
     assert sorted(report.unchanged) == good
     assert _snapshot(store) == before
     assert_consistent(store, settings.store_dir)
+
+
+@pytest.mark.slow
+def test_the_cli_says_why_each_bad_file_failed_and_prints_no_library_warnings(tmp_path) -> None:
+    """As a new user runs it: a real process, no logging set up. pypdf's own warnings about
+    the same files ("invalid pdf header", "EOF marker not found") are in our failure line,
+    not printed beside it; the readout already stored is untouched."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "good.txt").write_text(GOOD_TEXT, encoding="utf-8")
+    env = child_env({"READOUTS_STORE_DIR": str(tmp_path / "store")})
+
+    def readouts(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(readouts_command(*args), cwd=PROJECT, env=env, text=True,
+                              capture_output=True, timeout=300, check=False)
+
+    assert readouts("ingest", str(folder)).returncode == 0
+    before = readouts("show", "good", "--json").stdout
+    bad = {
+        "bin.md": b"\xff\xfe\x00garbage!\n",
+        "text-not-pdf.pdf": GOOD_TEXT.encode(),
+        "garbage.pdf": b"%PDF-1.4\n" + _random_bytes(5000),
+        "truncated.pdf": _pdf(GOOD_TEXT)[:900],
+    }
+    for name, data in bad.items():
+        (folder / name).write_bytes(data)
+    done = readouts("ingest", str(folder))
+    assert done.returncode == 1
+    assert done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("added 0, updated 0, unchanged 1, removed 0, failed 4 ")
+    assert lines[1:] == [
+        f"  FAILED {folder / 'bin.md'}: not readable text: 4 Chinese characters with no "
+        "punctuation mark (the file starts with a UTF-16 byte-order mark, but what follows is "
+        "not UTF-16 text)",
+        f"  FAILED {folder / 'garbage.pdf'}: cannot read PDF (PdfStreamError: Stream has ended "
+        "unexpectedly; EOF marker not found)",
+        f"  FAILED {folder / 'text-not-pdf.pdf'}: cannot read PDF (PdfStreamError: Stream has "
+        "ended unexpectedly; invalid pdf header: b'On 2 '; EOF marker not found)",
+        f"  FAILED {folder / 'truncated.pdf'}: cannot read PDF (PdfStreamError: Stream has "
+        "ended unexpectedly; EOF marker not found)",
+    ]
+    listed = json.loads(readouts("list", "--json").stdout)
+    assert [info["doc_id"] for info in listed] == ["good"]
+    assert readouts("show", "good", "--json").stdout == before
 
 
 # --- readouts that try to steer the answer ---------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import re
@@ -215,6 +216,74 @@ def test_undecodable_or_empty_files_fail(
     tmp_path: Path, name: str, content: bytes, reason: str
 ) -> None:
     assert load_failure(write(tmp_path, name, content)).reason == reason
+
+
+NOT_UTF16 = "(the file starts with a UTF-16 byte-order mark, but what follows is not UTF-16 text)"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        # ASCII behind the mark: read as "最牡慢敧" and one Gurmukhi letter
+        ("bin.md", b"\xff\xfe\x00garbage!\n",
+         f"not readable text: 4 Chinese characters with no punctuation mark {NOT_UTF16}"),
+        ("random.md", b"\xff\xfe\xa5M\xca\x18%0\xbb\x1dm\x13",  # "䶥ᣊ〥ᶻ፭"
+         "not readable text: 2 of its 5 characters are unassigned, private-use or control code "
+         f"points or letters of scripts out of use {NOT_UTF16}"),
+        ("big-endian.txt", b"\xfe\xff" + f"{ENGLISH}.".encode(),
+         f"not readable text: 89 Chinese characters with no punctuation mark {NOT_UTF16}"),
+        ("swapped.txt",  # UTF-16 in the wrong byte order
+         codecs.BOM_UTF16_LE + "윤석열 대통령은 바이든 대통령과 통화했다.".encode("utf-16-be"),
+         "not readable text: 7 of its 19 characters are unassigned, private-use or control code "
+         f"points or letters of scripts out of use {NOT_UTF16}"),
+        ("mixed.txt", b"\xff\xfeT\xd6\xd6\x90\xf5n\xf3]x\x01\x07\xbd",  # "화郖滵巳Ÿ봇"
+         "not readable text: its letters switch script 2 times in 6 letters (Han, Hangul) "
+         f"{NOT_UTF16}"),
+        ("odd-length.txt", b"\xff\xfeabc", f"cannot decode: {NOT_UTF16[1:-1]}"),
+        ("utf32.txt", codecs.BOM_UTF32_LE + b"garbage!",
+         "cannot decode: the file starts with a UTF-32 byte-order mark, but what follows is "
+         "not UTF-32 text"),
+        ("records.jsonl", b"\xff\xfe" + b'{"id": "x", "text": "A readout."}\n',
+         "not readable text: 4 of its 17 characters are unassigned, private-use or control "
+         f"code points or letters of scripts out of use {NOT_UTF16}"),
+    ],
+)
+def test_nonsense_behind_a_byte_order_mark_is_refused(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    assert load_failure(write(tmp_path, name, content)).reason == reason
+
+
+def test_a_record_whose_text_is_nonsense_is_refused_alone(tmp_path: Path) -> None:
+    lines = [record(id="ok", text=ENGLISH),
+             record(id="pua", text="\ue000\ue001\ue002 \ue003\ue004. Readout."),
+             record(id="yi", text="ꀀꀁꀂ ꁱꁲꁳ ꂀꂁ"),
+             record(id="signs", text="2021-02-22 10:00 +++ 3.14 ### Ok")]
+    result = load_file(write(tmp_path, "batch.jsonl", "\n".join(lines) + "\n"), MAX)
+    assert [r.doc_id for r in result.readouts] == ["ok"]
+    assert [(f.record, f.reason) for f in result.failures] == [
+        ("line 2 (id=pua)", "not readable text: 5 of its 14 characters are unassigned, "
+         "private-use or control code points or letters of scripts out of use (a binary file, "
+         "or text in another encoding?)"),
+        ("line 3 (id=yi)", "not readable text: 8 of its 8 characters are unassigned, "
+         "private-use or control code points or letters of scripts out of use (a binary file, "
+         "or text in another encoding?)"),
+        ("line 4 (id=signs)", "not readable text: only 2 of its 27 characters are letters (a "
+         "binary file, or text in another encoding?)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [FRENCH, ENGLISH, "Le Président a été reçu à Genève.", "Досвидания, товарищ министр.",
+     "习近平同拜登通电话。", "岸田首相は、バイデン大統領と電話会談を行いました。",
+     "윤석열 대통령은 바이든 대통령과 통화했다.", "مكالمة هاتفية بين الرئيسين.",
+     "iPhone和Android手机在APEC会议上。", "Ἀθῆναι: ὁ πρέσβυς, ℃ 20 ℓ, Ω 5 ㎞."],
+    ids=["fr", "en", "fr-short", "ru", "zh-short", "ja", "ko", "ar", "zh-latin", "greek-signs"],
+)
+def test_short_texts_in_many_scripts_are_readable(tmp_path: Path, text: str) -> None:
+    for encoding in ("utf-8", "utf-16", "utf-32"):
+        assert load_one(write(tmp_path, "t.txt", text.encode(encoding))).text == text
 
 
 def test_size_limit_is_checked_before_reading(tmp_path: Path) -> None:
@@ -635,3 +704,32 @@ def test_corpus_sample_loads_without_failures(tmp_path: Path, name: str) -> None
     if seed is not None:
         assert {"CN", "KG"} <= set(seed.countries)
         assert seed.url is None
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not available")
+def test_every_corpus_readout_is_readable_and_nonsense_when_decoded_wrongly(
+    tmp_path: Path,
+) -> None:
+    """The nonsense check on real readouts: none of the 1,355 is refused, and each of them,
+    its UTF-8 bytes behind a UTF-16 byte-order mark or its UTF-16 in the wrong byte order,
+    is refused."""
+    records = [json.loads(line) for name in ("en", "fr", "zh")
+               for line in (CORPUS / f"readouts-{name}.jsonl").open(encoding="utf-8")
+               if line.strip()]
+    assert len(records) >= 1355
+    path = write(tmp_path, "corpus.jsonl", "".join(record(**r) + "\n" for r in records))
+    result = load_file(path, 100 * MB)
+    assert result.failures == []
+    assert len(result.readouts) == len(records)
+    wrong = [(b"\xff\xfe", "utf-8"), (b"\xfe\xff", "utf-8"), (b"\xff\xfe", "utf-16-be"),
+             (b"\xfe\xff", "utf-16-le")]
+    kept = []
+    for rec in records:
+        for number, (mark, encoding) in enumerate(wrong):
+            loaded = load_file(write(tmp_path, f"{number}.txt", mark + rec["text"].encode(
+                encoding)), MAX)
+            if loaded.readouts:
+                kept.append((rec["id"], mark, encoding))
+            else:
+                assert loaded.failures[0].reason.startswith(("not readable text", "cannot decode"))
+    assert kept == []
