@@ -1,0 +1,143 @@
+"""An alignment as the user reads it: rows side by side, the topics each side alone raises,
+and a Markdown export with both readouts' titles, dates, sources and links.
+
+Readout text is escaped as everywhere else (``rag.highlight``): the export renders literally
+in any Markdown viewer, and each sentence keeps its readout id and character offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rag.align import Alignment, Match, Sentence
+from rag.highlight import escape_markdown, safe_url
+from rag.pairs import readout_ref
+from rag.schema import Readout
+from rag.topics import topics_in
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the side-by-side view: a match, or a sentence of one side alone."""
+
+    a: tuple[Sentence, ...]
+    b: tuple[Sentence, ...]
+    similarity: float | None = None  # None: one-sided
+
+    @property
+    def one_sided(self) -> bool:
+        return not (self.a and self.b)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """An alignment with what the view and the export show of it."""
+
+    alignment: Alignment
+    rows: tuple[Row, ...]
+    topics_only_a: tuple[str, ...]  # raised in one-sided sentences of a, nowhere in b
+    topics_only_b: tuple[str, ...]
+
+    @property
+    def a(self) -> Readout:
+        return self.alignment.a
+
+    @property
+    def b(self) -> Readout:
+        return self.alignment.b
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form of ``readouts compare --json``."""
+        al = self.alignment
+        return {
+            "a": readout_ref(self.a), "b": readout_ref(self.b),
+            "matches": [m.to_dict() for m in al.matches],
+            "only_a": [s.to_dict() for s in al.only_a],
+            "only_b": [s.to_dict() for s in al.only_b],
+            "topics_only_a": list(self.topics_only_a),
+            "topics_only_b": list(self.topics_only_b),
+        }
+
+
+def rows(alignment: Alignment) -> tuple[Row, ...]:
+    """Rows in ``a``'s order: each sentence of ``a`` with its matches in ``b``; a sentence of
+    ``b`` alone comes after the row of the last matched sentence of ``b`` before it."""
+    by_a: dict[int, list[Match]] = {}
+    for m in alignment.matches:
+        by_a.setdefault(m.a.index, []).append(m)
+    out: list[Row] = []
+    row_of_b: dict[int, int] = {}  # sentence of b -> its row
+    shown_b: set[int] = set()
+    for s in alignment.sentences_a:
+        ms = [m for m in by_a.get(s.index, []) if m.b.index not in shown_b]
+        if not ms and s.index in by_a:
+            out.append(Row((s,), (), None))  # its counterpart is on an earlier row
+            continue
+        for m in ms:
+            row_of_b[m.b.index] = len(out)
+            shown_b.add(m.b.index)
+        best = max((m.similarity for m in ms), default=None)
+        out.append(Row((s,), tuple(m.b for m in sorted(ms, key=lambda m: m.b.index)), best))
+    inserts: dict[int, list[Sentence]] = {}  # row index after which -> sentences of b
+    last = -1
+    for s in alignment.sentences_b:
+        if s.index in row_of_b:
+            last = max(last, row_of_b[s.index])
+        elif s.index not in shown_b:
+            inserts.setdefault(last, []).append(s)
+    merged = [Row((), (s,), None) for s in inserts.get(-1, [])]
+    for i, row in enumerate(out):
+        merged.append(row)
+        merged.extend(Row((), (s,), None) for s in inserts.get(i, []))
+    return tuple(merged)
+
+
+def compare(alignment: Alignment) -> Comparison:
+    """Rows and one-sided topics of an alignment."""
+    text_a = " ".join(s.text for s in alignment.sentences_a)
+    text_b = " ".join(s.text for s in alignment.sentences_b)
+    alone_a = topics_in(" ".join(s.text for s in alignment.only_a)) - topics_in(text_b)
+    alone_b = topics_in(" ".join(s.text for s in alignment.only_b)) - topics_in(text_a)
+    return Comparison(alignment, rows(alignment), tuple(sorted(alone_a)), tuple(sorted(alone_b)))
+
+
+def side_label(readout: Readout) -> str:
+    """A short name for a side: its source, else its id."""
+    return readout.source or readout.doc_id
+
+
+def _readout_block(letter: str, r: Readout) -> str:
+    url = safe_url(r.url)
+    link = f"  \n<{url}>" if url else ""
+    return (f"**{letter}.** {escape_markdown(r.title or r.doc_id)}  \n"
+            f"{escape_markdown(r.date or 'undated')} · {escape_markdown(r.language)} · "
+            f"{escape_markdown(r.source)} · `{r.doc_id}`{link}")
+
+
+def _quote(s: Sentence) -> str:
+    return f"> {escape_markdown(s.text)}  \n> `{s.doc_id}` chars {s.start}-{s.end}"
+
+
+def _sentences_md(sentences: Sequence[Sentence]) -> str:
+    return "\n>\n".join(_quote(s) for s in sentences)
+
+
+def comparison_markdown(c: Comparison) -> str:
+    """The whole comparison as a Markdown document."""
+    al = c.alignment
+    parts = ["# Comparison of two readouts", _readout_block("A", c.a), _readout_block("B", c.b),
+             f"{len(al.matches)} matched sentence pairs; {len(al.only_a)} sentences only in A, "
+             f"{len(al.only_b)} only in B."]
+    for letter, topics in (("A", c.topics_only_a), ("B", c.topics_only_b)):
+        listed = ", ".join(escape_markdown(t) for t in topics) or "none"
+        parts.append(f"**Topics only {letter} raises:** {listed}")
+    parts.append("## Said by both")
+    for m in al.matches:
+        parts.append(f"**A** (similarity {m.similarity:.2f})\n\n{_quote(m.a)}\n\n"
+                     f"**B**\n\n{_quote(m.b)}")
+    for letter, readout, alone in (("A", c.a, al.only_a), ("B", c.b, al.only_b)):
+        parts.append(f"## Only in {letter}: {escape_markdown(side_label(readout))}")
+        parts.append(_sentences_md(alone) if alone else "(none)")
+    return "\n\n".join(parts) + "\n"
