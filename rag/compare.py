@@ -62,35 +62,31 @@ class Comparison:
 
 
 def rows(alignment: Alignment) -> tuple[Row, ...]:
-    """Rows in ``a``'s order: each sentence of ``a`` with its matches in ``b``; a sentence of
-    ``b`` alone comes after the row of the last matched sentence of ``b`` before it."""
+    """Rows in ``a``'s order: each sentence of ``a`` with its matches in ``b`` (a sentence of
+    ``b`` that sums up two of ``a`` shows on both rows); a sentence of ``b`` alone comes after
+    the row of the last matched sentence of ``b`` before it."""
     by_a: dict[int, list[Match]] = {}
     for m in alignment.matches:
         by_a.setdefault(m.a.index, []).append(m)
     out: list[Row] = []
-    row_of_b: dict[int, int] = {}  # sentence of b -> its row
-    shown_b: set[int] = set()
+    row_of_b: dict[int, int] = {}  # matched sentence of b -> its first row
     for s in alignment.sentences_a:
-        ms = [m for m in by_a.get(s.index, []) if m.b.index not in shown_b]
-        if not ms and s.index in by_a:
-            out.append(Row((s,), (), None))  # its counterpart is on an earlier row
-            continue
+        ms = sorted(by_a.get(s.index, []), key=lambda m: m.b.index)
         for m in ms:
-            row_of_b[m.b.index] = len(out)
-            shown_b.add(m.b.index)
+            row_of_b.setdefault(m.b.index, len(out))
         best = max((m.similarity for m in ms), default=None)
-        out.append(Row((s,), tuple(m.b for m in sorted(ms, key=lambda m: m.b.index)), best))
-    inserts: dict[int, list[Sentence]] = {}  # row index after which -> sentences of b
+        out.append(Row((s,), tuple(m.b for m in ms), best))
+    inserts: dict[int, list[Sentence]] = {}  # row after which -> sentences of b alone
     last = -1
     for s in alignment.sentences_b:
         if s.index in row_of_b:
             last = max(last, row_of_b[s.index])
-        elif s.index not in shown_b:
+        else:
             inserts.setdefault(last, []).append(s)
-    merged = [Row((), (s,), None) for s in inserts.get(-1, [])]
+    merged = [Row((), (s,)) for s in inserts.get(-1, [])]
     for i, row in enumerate(out):
         merged.append(row)
-        merged.extend(Row((), (s,), None) for s in inserts.get(i, []))
+        merged.extend(Row((), (s,)) for s in inserts.get(i, []))
     return tuple(merged)
 
 
@@ -141,3 +137,20 @@ def comparison_markdown(c: Comparison) -> str:
         parts.append(f"## Only in {letter}: {escape_markdown(side_label(readout))}")
         parts.append(_sentences_md(alone) if alone else "(none)")
     return "\n\n".join(parts) + "\n"
+
+
+def comparison_text(c: Comparison) -> str:
+    """The comparison as plain text, one row a line or two (``readouts compare``)."""
+    lines = [f"A: {c.a.title} ({c.a.date or 'undated'}, {c.a.source})",
+             f"B: {c.b.title} ({c.b.date or 'undated'}, {c.b.source})"]
+    lines += [f"Topics only {letter} raises: {', '.join(topics) or 'none'}"
+              for letter, topics in (("A", c.topics_only_a), ("B", c.topics_only_b))]
+    lines.append("")
+    for row in c.rows:
+        if not row.one_sided:
+            lines += [f"= {row.similarity:.2f}  A: {' '.join(s.text for s in row.a)}",
+                      f"         B: {' '.join(s.text for s in row.b)}"]
+        else:
+            letter, side = ("A", row.a) if row.a else ("B", row.b)
+            lines.append(f"only {letter}: {' '.join(s.text for s in side)}")
+    return "\n".join(lines) + "\n"

@@ -39,7 +39,7 @@ OPENING_MAX_CHARS = 600
 MIN_CONFIDENCE = 0.2  # after best_only, measured gold pairs score >= 0.41, others <= 0.04
 _HOST = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)", re.IGNORECASE)
 # Second-level labels under which the registrable name is one more label down (fmprc.gov.cn).
-_GENERIC_SLD = frozenset("gov com org net edu co ac go gob gouv admin mil".split())
+_GENERIC_SLD = frozenset("gov com org net edu co ac go gob gouv mil".split())
 
 
 @dataclass(frozen=True)
