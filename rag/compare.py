@@ -7,6 +7,7 @@ in any Markdown viewer, and each sentence keeps its readout id and character off
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -154,3 +155,34 @@ def comparison_text(c: Comparison) -> str:
             letter, side = ("A", row.a) if row.a else ("B", row.b)
             lines.append(f"only {letter}: {' '.join(s.text for s in side)}")
     return "\n".join(lines) + "\n"
+
+
+COMPARE_CSS = """<style>
+.ro-compare { display: grid; grid-template-columns: 1fr 1fr; gap: .35rem 1.2rem;
+  line-height: 1.5; font-size: .93rem; }
+.ro-compare .ro-head { font-weight: 600; border-bottom: 1px solid rgba(128,128,128,.4); }
+.ro-compare .ro-cell { padding: .2rem .4rem; border-radius: 4px; }
+.ro-compare .ro-both { background: rgba(128,128,128,.08); }
+.ro-compare mark.ro-alone { background: #fde68a; color: #1f2937; padding: 0 .1rem; }
+.ro-compare .ro-sim { color: #6b7280; font-size: .8rem; margin-left: .3rem; }
+</style>"""
+
+
+def _cell(sentences: Sequence[Sentence], alone: bool, similarity: float | None) -> str:
+    text = html.escape(" ".join(s.text for s in sentences))
+    if alone and text:
+        return f'<div class="ro-cell ro-one"><mark class="ro-alone">{text}</mark></div>'
+    sim = f'<span class="ro-sim">{similarity:.2f}</span>' if similarity is not None else ""
+    return f'<div class="ro-cell ro-both">{text}{sim}</div>' if text else \
+        '<div class="ro-cell"></div>'
+
+
+def comparison_html(c: Comparison) -> str:
+    """The rows side by side as escaped HTML: matched sentences on one row, one-sided ones
+    marked. Our own tags only; every piece of readout text goes through ``html.escape``."""
+    head = "".join(f'<div class="ro-cell ro-head">{html.escape(side_label(r))} · '
+                   f'{html.escape(r.date or "undated")}</div>' for r in (c.a, c.b))
+    cells = "".join(_cell(row.a, row.one_sided, None) + _cell(row.b, row.one_sided,
+                                                              row.similarity)
+                    for row in c.rows)
+    return f'<div class="ro-compare">{head}{cells}</div>'
