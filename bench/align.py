@@ -7,7 +7,7 @@ one-sided, and the time of a whole compare (sentences embedded at compare time, 
 
 ``--grid`` also searches the three settings of ``rag.align`` and, to say how much that choice
 flatters the figures, scores each pair with the settings chosen on the other pairs only.
-Run: ``python bench/align.py [--grid]``.
+Run: ``python bench/align.py [--grid] [--labels bench/align-heldout.jsonl]``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import itertools
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from common import ROOT, corpus_files, percentile
@@ -85,8 +86,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--embedder", default="e5-small")
     parser.add_argument("--grid", action="store_true")
+    parser.add_argument("--labels", type=Path, default=LABELS,
+                        help="labelled pairs (bench/align-heldout.jsonl: one held-out pair)")
     args = parser.parse_args()
-    labels = [json.loads(line) for line in LABELS.open(encoding="utf-8")]
+    labels = [json.loads(line) for line in args.labels.open(encoding="utf-8")]
     wanted = {x for label in labels for x in (label["a"], label["b"])}
     readouts = {r.doc_id: r for path in corpus_files()
                 for r in load_file(path, 50 * 2**20).readouts if r.doc_id in wanted}
