@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.align import Alignment, Match, Sentence
+from rag.collection import country_name
 from rag.highlight import escape_markdown, safe_url
+from rag.metadata import find_countries
 from rag.pairs import readout_ref
 from rag.schema import Readout
+from rag.sentences import first_sentence
 from rag.topics import topics_in
 
 
@@ -38,7 +41,7 @@ class Comparison:
 
     alignment: Alignment
     rows: tuple[Row, ...]
-    topics_only_a: tuple[str, ...]  # raised in one-sided sentences of a, nowhere in b
+    topics_only_a: tuple[str, ...]  # named by a, never by b (the two parties left out)
     topics_only_b: tuple[str, ...]
 
     @property
@@ -91,13 +94,21 @@ def rows(alignment: Alignment) -> tuple[Row, ...]:
     return tuple(merged)
 
 
+def parties(readout: Readout) -> frozenset[str]:
+    """The countries of a readout's title and first sentence: the two sides themselves
+    ("President Xi Jinping of China", 美国总统), never a topic one side alone raises."""
+    head = f"{readout.title}\n{first_sentence(readout.text)}"
+    return frozenset(country_name(code) for code in find_countries(head))
+
+
 def compare(alignment: Alignment) -> Comparison:
-    """Rows and one-sided topics of an alignment."""
-    text_a = " ".join(s.text for s in alignment.sentences_a)
-    text_b = " ".join(s.text for s in alignment.sentences_b)
-    alone_a = topics_in(" ".join(s.text for s in alignment.only_a)) - topics_in(text_b)
-    alone_b = topics_in(" ".join(s.text for s in alignment.only_b)) - topics_in(text_a)
-    return Comparison(alignment, rows(alignment), tuple(sorted(alone_a)), tuple(sorted(alone_b)))
+    """Rows, and the topics each readout raises that the other never names."""
+    # Cities are left out: "Beijing" often stands for China, which the other side names.
+    topics_a = topics_in(alignment.a.title + "\n" + alignment.a.text, places=False)
+    topics_b = topics_in(alignment.b.title + "\n" + alignment.b.text, places=False)
+    sides = parties(alignment.a) | parties(alignment.b)
+    return Comparison(alignment, rows(alignment), tuple(sorted(topics_a - topics_b - sides)),
+                      tuple(sorted(topics_b - topics_a - sides)))
 
 
 def side_label(readout: Readout) -> str:
@@ -131,9 +142,10 @@ def comparison_markdown(c: Comparison) -> str:
         listed = ", ".join(escape_markdown(t) for t in topics) or "none"
         parts.append(f"**Topics only {letter} raises:** {listed}")
     parts.append("## Said by both")
-    for m in al.matches:
-        parts.append(f"**A** (similarity {m.similarity:.2f})\n\n{_quote(m.a)}\n\n"
-                     f"**B**\n\n{_quote(m.b)}")
+    for row in c.rows:
+        if not row.one_sided:
+            parts.append(f"**A** (similarity {row.similarity:.2f})\n\n{_sentences_md(row.a)}"
+                         f"\n\n**B**\n\n{_sentences_md(row.b)}")
     for letter, readout, alone in (("A", c.a, al.only_a), ("B", c.b, al.only_b)):
         parts.append(f"## Only in {letter}: {escape_markdown(side_label(readout))}")
         parts.append(_sentences_md(alone) if alone else "(none)")

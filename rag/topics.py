@@ -76,11 +76,12 @@ def _country(code: str) -> str:
     return country_name(code)
 
 
-def topics_in(text: str) -> frozenset[str]:
-    """Subjects, countries and known people a text speaks of, as labels."""
+def topics_in(text: str, places: bool = True) -> frozenset[str]:
+    """Subjects, countries and known people (and, with ``places``, the gazetteer's cities and
+    organisations) a text speaks of, as labels."""
     found = {label for label, pattern in _PATTERNS if pattern.search(text)}
     if _AI.search(text):
         found.add("artificial intelligence")
     found |= {_country(code) for code in find_countries(text)}
-    found |= {n.label for n in gazetteer().find(text)}
+    found |= {n.label for n in gazetteer().find(text) if places or not n.place}
     return frozenset(found)

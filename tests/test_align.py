@@ -24,8 +24,8 @@ CONCEPTS = {
     "thanks": ("thanked",), "congratulations": ("祝贺",),
 }
 WHITE_HOUSE = Readout(
-    "wh", "President Biden spoke with President Xi Jinping.  Biden raised concerns about "
-    "Taiwan. The leaders discussed climate change.\n\nBiden raised unfair trade practices. "
+    "wh", "President Biden spoke with President Xi Jinping of China.  Biden raised concerns "
+    "about Taiwan. The leaders discussed climate change.\n\nBiden raised unfair trade practices. "
     "The President thanked the hosts.",
     title="Readout of President Biden's Call with President Xi", date="2021-02-10",
     language="en", source="The White House", url="https://www.whitehouse.gov/x")
@@ -44,7 +44,7 @@ def test_matched_sentences_across_languages_and_one_sided_ones() -> None:
     al = aligned()
 
     assert [(m.a.text, m.b.text) for m in al.matches] == [
-        ("President Biden spoke with President Xi Jinping.", "习近平同拜登通电话。"),
+        ("President Biden spoke with President Xi Jinping of China.", "习近平同拜登通电话。"),
         ("Biden raised concerns about Taiwan.", "习近平强调，台湾问题是中国内政。"),
         ("The leaders discussed climate change.", "双方同意在气候变化领域合作。"),
     ]
