@@ -96,3 +96,15 @@ def test_a_readout_without_an_other_side_offers_no_comparison(app_store: None) -
     at = asked("What did Ignazio Cassis and Toshimitsu Motegi discuss in Tokyo?")
 
     assert not [b for b in at.button if b.label == "Compare with the other side's readout"]
+
+
+def test_a_question_on_what_one_side_left_out_cites_both_readouts(app_store: None) -> None:
+    at = asked("What did the Chinese readout of Biden's call with Xi Jinping leave out?")
+
+    answer = [m for m in at.chat_message if m.name == "assistant"][-1]
+    body = answer.get("markdown")[0].value
+    assert body.startswith("The MFA China readout (2021-02-11) leaves out what only the White "
+                           "House readout (2021-02-10) says")
+    assert "President Biden raised concerns about unfair trade practices." in body
+    assert "Taiwan is a \\<b\\>red line\\</b\\>" in body  # escaped, both sides cited
+    assert any("alignment" in c.value for c in answer.get("caption"))
