@@ -122,12 +122,14 @@ def show_readout(doc_id: str, focus: int, source: Answer | Passage) -> None:
 def other_side_of(doc_id: str, generation: str) -> list[tuple[str, str]]:
     """(doc_id, source) of the other side's readouts of ``doc_id``'s event, best first; read
     again only when the store's generation stamp moves."""
-    store = get_assistant().store
+    assistant = get_assistant()
+    store = assistant.store
     readout = store.get_readout(doc_id)
     if readout is None:
         return []
+    infos = list_readouts(store.location, generation, assistant)
     return [(p.other(doc_id).doc_id, p.other(doc_id).source)
-            for p in other_side(readout, store, store.embeddings)]
+            for p in other_side(readout, store, store.embeddings, infos)]
 
 
 @st.cache_data(show_spinner="Aligning the two readouts sentence by sentence…", max_entries=32)
