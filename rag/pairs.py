@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -152,21 +153,23 @@ def candidates(profiles: Sequence[Profile], max_days: int = MAX_DAYS
     return out
 
 
-_OPENINGS: dict[tuple[str, str], np.ndarray] = {}  # (embedder key, opening) -> vector
+# embedder -> opening -> vector (weak: a model's vectors go with the model)
+_OPENINGS: weakref.WeakKeyDictionary[Embeddings, dict[str, np.ndarray]] = \
+    weakref.WeakKeyDictionary()
 OPENINGS_CACHED = 4096
 
 
 def embed_openings(profiles: Sequence[Profile], embeddings: Embeddings) -> dict[str, np.ndarray]:
     """doc_id -> normalised vector of its title and opening. Vectors are kept for the
     process: a readout's neighbours are the candidates of the next readout asked about."""
-    key = str(getattr(embeddings, "key", type(embeddings).__name__))
-    missing = list(dict.fromkeys(p.opening for p in profiles if (key, p.opening) not in _OPENINGS))
+    known = _OPENINGS.setdefault(embeddings, {})
+    missing = list(dict.fromkeys(p.opening for p in profiles if p.opening not in known))
     if missing:
-        if len(_OPENINGS) + len(missing) > OPENINGS_CACHED:
-            _OPENINGS.clear()
+        if len(known) + len(missing) > OPENINGS_CACHED:
+            known.clear()
         vectors = np.asarray(embeddings.embed_documents(missing), dtype=np.float32)
-        _OPENINGS.update({(key, text): v for text, v in zip(missing, vectors, strict=True)})
-    return {p.doc_id: _OPENINGS[(key, p.opening)] for p in profiles}
+        known.update(zip(missing, vectors, strict=True))
+    return {p.doc_id: known[p.opening] for p in profiles}
 
 
 FEATURES = ("coverage", "people_text", "country_coverage", "gap", "similarity", "preview")
