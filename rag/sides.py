@@ -126,7 +126,8 @@ def answer_from_alignment(question: str, al: Alignment, focus: Readout | None) -
                   [_Quote(r, s) for s in _on_subject(ss, subjects)])
                  for r, ss in ((a, al.sentences_a), (b, al.sentences_b))]
         opening = f"How each side's readout speaks of {', '.join(sorted(subjects))}:"
-    lines, quotes = [opening], []
+    lines = [opening]
+    quotes: list[_Quote] = []
     for label, side_quotes in sides:
         if side_quotes:
             lines.append(_line(label, side_quotes, len(quotes) + 1))
