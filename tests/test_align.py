@@ -146,3 +146,23 @@ def test_compare_command_text_markdown_and_a_missing_id(stored: None,
     assert code == 1
     assert out == ""
     assert "no readout with id 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_translation_aligns_sentence_for_sentence_with_the_real_model() -> None:
+    """Xinhua's French readout of the Xi-Japarov call translates CCTV's, sentence for
+    sentence: multilingual e5 must pair each French sentence with its Chinese original."""
+    from ingest.loaders import load_file
+    from rag.embeddings import build_embeddings
+    from tests.conftest import PROJECT_ROOT, corpus_records
+
+    [record] = corpus_records("zh", ["cctv-xwlb-2021-02-23-xi-japarov"])
+    cctv = Readout(record["id"], record["text"], title=record["title"], date=record["date"],
+                   language="zh", source=record["source"], url=record["url"])
+    [seed] = load_file(PROJECT_ROOT / "data" / "seed-xi-japarov-2021-02-22.txt", 2**20).readouts
+
+    al = align(seed, cctv, build_embeddings("e5-small"))
+
+    assert len(al.sentences_a) == len(al.sentences_b) == 17
+    assert [(m.a.index, m.b.index) for m in al.matches] == [(i, i) for i in range(17)]
+    assert al.only_a == al.only_b == ()

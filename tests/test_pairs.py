@@ -170,3 +170,25 @@ def test_show_json_gains_the_other_side_and_keeps_every_field(stored: Path) -> N
 
     code, out = run(["show", "wh-preview", "--json"])
     assert json.loads(out)["other_side"] == []
+
+
+@pytest.mark.slow
+def test_the_real_model_pairs_the_white_house_and_cctv_readouts_of_a_call() -> None:
+    """The readouts of February 9-13, 2021 in the shared corpus, with e5: the Biden-Xi call
+    is paired across English and Chinese, and nothing else those days is."""
+    from rag.embeddings import build_embeddings
+    from rag.metadata import find_countries
+    from tests.conftest import corpus_records
+
+    records = [r for lang in ("en", "fr", "zh") for r in corpus_records(lang)
+               if "2021-02-09" <= r["date"] <= "2021-02-13"]
+    readouts = [Readout(r["id"], r["text"], title=r["title"], date=r["date"],
+                        language=r["language"], source=r["source"], url=r["url"],
+                        countries=find_countries(f"{r['title']}\n{r['text']}"))
+                for r in records]  # as the loader makes them
+
+    pairs = find_pairs(readouts, build_embeddings("e5-small"))
+
+    assert keys(pairs) == {frozenset((
+        "wh-2021-02-10-readout-of-president-joseph-r-biden-jr-call-with-president-xi-5154d6",
+        "cctv-xwlb-2021-02-11-xi-biden"))}
