@@ -52,6 +52,8 @@ bench: install-dev
 	$(PY) bench/ingest.py
 	$(PY) bench/eval.py
 	$(PY) bench/latency.py
+	$(PY) bench/pairs.py
+	$(PY) bench/align.py
 
 clean:
 	rm -rf $(VENV) data/.store .pytest_cache .ruff_cache

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 from ingest.loaders import SUPPORTED_SUFFIXES, discover
 from ingest.refresh import Ingester, IngestJob
 from ingest.uploads import UploadResult, save_uploads
+from rag.align import align
 from rag.assistant import Assistant, Turn, build_assistant
 from rag.collection import (
     CollectionStats,
@@ -31,6 +32,7 @@ from rag.collection import (
     country_name,
     timeline_rows,
 )
+from rag.compare import COMPARE_CSS, Comparison, compare, comparison_html, comparison_markdown
 from rag.config import Settings
 from rag.errors import ConfigError, EmbedderError, ReadoutsError, StoreError, StoreMismatchError
 from rag.explain import answerability_line, passage_of, why_passage
@@ -48,6 +50,7 @@ from rag.highlight import (
     safe_url,
     scroll_script,
 )
+from rag.pairs import other_side
 from rag.schema import Answer, Filters, Passage, ReadoutInfo
 
 HISTORY_TURNS = 3  # past turns a follow-up question may lean on
@@ -116,6 +119,61 @@ def show_readout(doc_id: str, focus: int, source: Answer | Passage) -> None:
         st.html(scroll_script(focus), unsafe_allow_javascript=True)
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def other_side_of(doc_id: str, generation: str) -> list[tuple[str, str]]:
+    """(doc_id, source) of the other side's readouts of ``doc_id``'s event, best first; read
+    again only when the store's generation stamp moves."""
+    assistant = get_assistant()
+    store = assistant.store
+    readout = store.get_readout(doc_id)
+    if readout is None:
+        return []
+    infos = list_readouts(store.location, generation, assistant)
+    return [(p.other(doc_id).doc_id, p.other(doc_id).source)
+            for p in other_side(readout, store, store.embeddings, infos)]
+
+
+@st.cache_data(show_spinner="Aligning the two readouts sentence by sentence…", max_entries=32)
+def comparison_of(doc_a: str, doc_b: str, generation: str) -> Comparison | None:
+    """The alignment of two stored readouts (None when one is gone)."""
+    store = get_assistant().store
+    a, b = store.get_readout(doc_a), store.get_readout(doc_b)
+    return compare(align(a, b, store.embeddings)) if a and b else None
+
+
+@st.dialog("Compare the two sides' readouts", width="large")
+def show_comparison(doc_a: str, doc_b: str) -> None:
+    """Both readouts side by side: what both said on one row, what one said alone marked,
+    the topics each side alone raises at the top, and the comparison as Markdown."""
+    c = comparison_of(doc_a, doc_b, get_assistant().store.generation())
+    if c is None:
+        st.warning("One of these readouts is no longer in the store.")
+        return
+    for letter, r, topics in (("A", c.a, c.topics_only_a), ("B", c.b, c.topics_only_b)):
+        url = safe_url(r.url)
+        link = f" · [original](<{url}>)" if url else ""
+        st.markdown(f"**{letter}.** {escape_markdown(r.title or r.doc_id)} · "
+                    f"{escape_markdown(r.date or 'undated')} · {escape_markdown(r.source)}{link}")
+        st.caption(f"Only {letter} raises: "
+                   f"{escape_markdown(', '.join(topics)) if topics else 'nothing the other omits'}")
+    al = c.alignment
+    st.caption(f"{len(al.matches)} sentence pairs said by both · {len(al.only_a)} only in A · "
+               f"{len(al.only_b)} only in B (marked)")
+    st.html(COMPARE_CSS + comparison_html(c))
+    st.download_button("Export the comparison (.md)", comparison_markdown(c),
+                       file_name=f"compare-{doc_a}-{doc_b}.md", mime="text/markdown",
+                       on_click="ignore", icon=":material/download:")
+
+
+def compare_button(doc_id: str, key: str) -> None:
+    """"Compare with the other side's readout", when the readout has one."""
+    others = other_side_of(doc_id, get_assistant().store.generation())
+    if others and st.button("Compare with the other side's readout", key=key,
+                            icon=":material/compare:",
+                            help=f"Side by side with {others[0][1]}'s readout of this event"):
+        show_comparison(doc_id, others[0][0])
+
+
 def source_heading(markers: str, title: str, date: str | None, source: str) -> str:
     """Markers, title, date and source of a passage, as safe Markdown."""
     bits = [escape_markdown(title), escape_markdown(date or "undated"), escape_markdown(source)]
@@ -135,6 +193,7 @@ def render_sources(answer: Answer, turn: int) -> None:
                          help="Show the whole readout with the citation highlighted"):
             show_readout(first.doc_id, first.n, answer)
         st.html(passage_html(first.text, citation_spans(group)))
+        compare_button(first.doc_id, key=f"compare-{turn}-{first.n}")
         if passage := passage_of(answer, first.chunk_id):
             why_this_passage(passage, answer)
 

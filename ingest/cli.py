@@ -1,4 +1,5 @@
-"""The ``readouts`` command: ingest, ask, list, show, remove. A public contract: keep it stable.
+"""The ``readouts`` command: ingest, ask, list, show, remove, pairs, compare. A public contract:
+keep it stable (add fields, never rename or drop them).
 
 Exit codes: 0 success; 1 done, but something failed (a file not ingested, an id not found,
 a question in a batch that errored); 2 bad usage, bad settings, or the store/model unusable.
@@ -81,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print one stored readout in full")
     show.add_argument("doc_id")
     show.add_argument("--json", action="store_true")
+
+    pairs = sub.add_parser("pairs", help="list readouts of one event by the two sides")
+    pairs.add_argument("--json", action="store_true")
+
+    cmp = sub.add_parser("compare", help="align two readouts sentence by sentence")
+    cmp.add_argument("doc_a")
+    cmp.add_argument("doc_b")
+    cmp.add_argument("--json", action="store_true")
+    cmp.add_argument("--markdown", action="store_true", help="print the Markdown export")
 
     rem = sub.add_parser("remove", help="remove readouts by id")
     rem.add_argument("doc_ids", nargs="+")
@@ -228,13 +238,20 @@ def _list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def _show(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from rag.assistant import open_store
 
-    readout = open_store(settings).get_readout(args.doc_id)
+    store = open_store(settings)
+    readout = store.get_readout(args.doc_id)
     if readout is None:
         sys.stderr.write(f"readouts: no readout with id '{args.doc_id}'\n")
         return PARTIAL
     if args.json:
+        from rag.pairs import other_side, readout_ref
+
         record = {k: getattr(readout, k) for k in (
             "doc_id", "title", "date", "language", "source", "url", "countries", "path", "text")}
+        record["other_side"] = [
+            {**readout_ref(p.other(readout.doc_id)), "confidence": round(p.confidence, 3),
+             "why": list(p.why)}
+            for p in other_side(readout, store, store.embeddings)]
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
         out.write(f"{readout.title}\n{readout.date or 'undated'} · {readout.language} · "
@@ -259,7 +276,45 @@ def _remove(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     return PARTIAL if missing else OK
 
 
-COMMANDS = {"ingest": _ingest, "ask": _ask, "list": _list, "show": _show, "remove": _remove}
+def _pairs(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from rag.assistant import open_store
+    from rag.pairs import stored_pairs
+
+    store = open_store(settings)
+    pairs = stored_pairs(store, store.embeddings)
+    if args.json:
+        out.write(json.dumps([p.to_dict() for p in pairs], ensure_ascii=False) + "\n")
+        return OK
+    for p in pairs:
+        out.write(f"{p.confidence:.2f}  {p.a.date or 'undated'} {p.a.doc_id}  <->  "
+                  f"{p.b.date or 'undated'} {p.b.doc_id}\n      {p.a.title} | {p.b.title}\n"
+                  f"      why: {'; '.join(p.why)}\n")
+    out.write(f"{len(pairs)} pairs\n")
+    return OK
+
+
+def _compare(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from rag.align import align
+    from rag.assistant import open_store
+    from rag.compare import compare, comparison_markdown, comparison_text
+
+    store = open_store(settings)
+    ids = (args.doc_a, args.doc_b)
+    found = [r for r in map(store.get_readout, ids) if r is not None]
+    if len(found) < 2:
+        missing = sorted(set(ids) - {r.doc_id for r in found})
+        sys.stderr.write(f"readouts: no readout with id {', '.join(repr(m) for m in missing)}\n")
+        return PARTIAL
+    comparison = compare(align(found[0], found[1], store.embeddings))
+    if args.json:
+        out.write(json.dumps(comparison.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        out.write(comparison_markdown(comparison) if args.markdown else comparison_text(comparison))
+    return OK
+
+
+COMMANDS = {"ingest": _ingest, "ask": _ask, "list": _list, "show": _show, "remove": _remove,
+            "pairs": _pairs, "compare": _compare}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

@@ -82,13 +82,31 @@ class Assistant:
         """A cited answer, or a refusal that still lists the closest passages."""
         question = check_question(question)
         retrieval = self.retrieve(question, filters, k, history)
+        sides = self.sides_answer(question, retrieval)
+        if sides is not None:
+            return sides
         return (answerer or self.answerer).answer(question, retrieval)
+
+    def sides_answer(self, question: str, retrieval: Retrieval) -> Answer | None:
+        """For "what did the Chinese readout leave out?", the answer from the alignment of
+        the two sides' readouts of the event retrieved (``rag.sides``); else None."""
+        from rag.sides import answer_side_question, is_side_question
+
+        if not is_side_question(question):
+            return None
+        return answer_side_question(question, retrieval.passages, self.store,
+                                    self.store.embeddings)
 
     def stream(self, question: str, filters: Filters = Filters(), k: int | None = None,
                history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
         """Text pieces as the answerer produces them, then the final Answer."""
         question = check_question(question)
         retrieval = self.retrieve(question, filters, k, history)
+        sides = self.sides_answer(question, retrieval)
+        if sides is not None:
+            yield sides.text
+            yield sides
+            return
         streamer = getattr(self.answerer, "stream", None)
         if streamer is None:
             final = self.answerer.answer(question, retrieval)
