@@ -15,7 +15,8 @@ sentence), cross_hit@5 (same, gold only in another language), cited_readout and 
 (the first citation's readout is gold; its passage holds a gold sentence; over answered
 questions), cited_sentence (a citation covers a gold sentence), list_recall (share of gold
 readouts a list answer cites), refusal (of unanswerable questions; false_premise_refusal of
-those close to a real readout), false_refusals.
+those close to a real readout), false_refusals, exact_spans (every citation's quote is
+text[start:end] of its stored readout; all questions).
 Ingests ../shared/corpus into bench/out/store-<embedder> first (incremental).
 """
 
@@ -47,7 +48,7 @@ from rag.ranking.model import RankingModel
 from rag.ranking.signals import SIGNALS
 
 COLUMNS = ("hit@5", "cross_hit@5", "cited_readout", "cited_passage", "cited_sentence",
-           "list_recall", "refusal", "false_premise_refusal", "false_refusals")
+           "list_recall", "refusal", "false_premise_refusal", "false_refusals", "exact_spans")
 
 
 def table(rows: dict[str, dict[str, Any]]) -> str:
@@ -124,8 +125,20 @@ def through_cli(assistant: Assistant, sets: Sequence[str]) -> list[dict]:
     if done.returncode not in (0, 1):
         sys.exit(f"readouts ask failed:\n{done.stderr[-3000:]}")
     answers = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    return [score_json(q, a, gold_spans(q, texts)) for q, a in zip(questions, answers,
-                                                                    strict=True)]
+    records = [score_json(q, a, gold_spans(q, texts)) for q, a in zip(questions, answers,
+                                                                       strict=True)]
+    for record, answer in zip(records, answers, strict=True):
+        record["exact"] = all(_stored(assistant, texts, c["doc_id"])[c["start"]:c["end"]]
+                              == c["quote"] for c in answer.get("citations") or [])
+    return records
+
+
+def _stored(assistant: Assistant, texts: dict[str, str], doc_id: str) -> str:
+    """The stored text of a readout, read once."""
+    if doc_id not in texts:
+        readout = assistant.store.get_readout(doc_id)
+        texts[doc_id] = readout.text if readout else ""
+    return texts[doc_id]
 
 
 def _cli_filters(q: dict[str, Any]) -> dict[str, Any]:

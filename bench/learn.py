@@ -213,6 +213,7 @@ class Learner:
         self.features = list(features or FEATURES)
         self.max_false_refusals = max_false_refusals
         self._cols = columns(self.signals)
+        self._texts: dict[str, str] = {}
 
     def retrieval(self, ex: Example, model: RankingModel) -> Retrieval:
         """``ex`` ranked by ``model``."""
@@ -283,8 +284,18 @@ class Learner:
         for ex in examples:
             retrieval = self.retrieval(ex, model)
             answer = answerer.answer(ex.question["question"], retrieval)
-            records.append(score_answer(ex, retrieval, answer, model))
+            record = score_answer(ex, retrieval, answer, model)
+            record["exact"] = all(self._text(c.doc_id)[c.start:c.end] == c.quote
+                                  for c in answer.citations)
+            records.append(record)
         return records
+
+    def _text(self, doc_id: str) -> str:
+        """The stored text of a readout (cached: the exact-span check reads it often)."""
+        if doc_id not in self._texts:
+            readout = self.assistant.store.get_readout(doc_id)
+            self._texts[doc_id] = readout.text if readout else ""
+        return self._texts[doc_id]
 
     def cross_validate(self) -> dict[str, list[dict]]:
         """Records of each set from a model fitted on the other sets only."""
@@ -359,4 +370,5 @@ def metrics(records: Sequence[dict]) -> dict[str, float | int]:
         "refusal": share(unanswerable, "answered", False),
         "false_premise_refusal": share(premises, "answered", False),
         "false_refusals": share(answerable, "answered", False),
+        "exact_spans": share([r for r in records if "exact" in r], "exact"),
     }

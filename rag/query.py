@@ -97,11 +97,13 @@ EVENT_WORDS = frozenset(fold(w) for w in """
     say said says tell told discuss discussed agree agreed meet met meeting meetings visit visited
     visits call called calls speak spoke spoken talk talked talks raise raised bring brought
     mention mentioned want wanted push ask asked thank thanked express expressed stated position
+    think thinks thought view views
     president presidents prime minister ministers premier chancellor leader leaders foreign
     federal councillor secretary state official officials delegation counterpart counterparts
     during when first last latest recent before after year years month phone video person
     second become becoming side sides country countries government
     dit dire dites parlé parler discuté discuter entretenu entretenus entretien entretiens
+    pense pensent penser pensé
     rencontre rencontré rencontrée rencontres visite visites appel appels appelé téléphone
     président présidente ministre ministres conseiller conseillère fédéral fédérale chef état
     premier première dirigeant dirigeants lors avant après année mois évoqué mentionné

@@ -100,7 +100,7 @@ class ChromaServer:
         """Settings of one "machine" using the server (its own lexical cache folder)."""
         values: dict[str, Any] = {
             "store_dir": cache_dir, "chroma_host": "127.0.0.1", "chroma_port": self.port,
-            "embedder": "e5-small", "refusal_threshold": 0.2,
+            "embedder": "e5-small", "refusal_threshold": 0.0,  # refusal off
         }
         return Settings(**{**values, **fields})
 

@@ -1,7 +1,10 @@
 """The golden snapshot (bench/golden.py): on a fresh store of the whole shared corpus with the
 default model, every bench question ranks the same readouts in its top 5 and is answered or
 refused as recorded. A change shows as a per-question diff; if it is intended, review it and
-run `python bench/golden.py --write`."""
+run `python bench/golden.py --write`.
+
+Chroma's HNSW index is approximate and built anew here, so a near-tie may fall the other way
+on another machine: up to ``TOLERATED`` of the questions may differ (all are listed)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from rag.config import Settings
 from tests.conftest import PROJECT_ROOT, SHARED_CORPUS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+TOLERATED = 0.01
 
 
 def _golden_module():
@@ -42,4 +46,6 @@ def test_every_bench_question_keeps_its_top_readouts_and_its_answer(
     new = golden.snapshot(build_assistant(settings, store), golden.questions())
     old = json.loads(golden.GOLDEN.read_text(encoding="utf-8"))
     changed = golden.differences(old, new)
-    assert not changed, f"{len(changed)} questions changed:\n" + "\n".join(changed)
+    assert set(new) == set(old), "the bench sets changed: run python bench/golden.py --write"
+    assert len(changed) <= TOLERATED * len(old), (
+        f"{len(changed)} of {len(old)} questions changed:\n" + "\n".join(changed))

@@ -90,7 +90,7 @@ ASKER = textwrap.dedent("""
     from rag.store import ReadoutStore
     from tests.support import Keyed
 
-    settings = Settings(store_dir=sys.argv[1], refusal_threshold=0.2)
+    settings = Settings(store_dir=sys.argv[1], refusal_threshold=0.0)  # refusal off
     store = ReadoutStore(settings, Keyed(sys.argv[2]))
     assistant = build_assistant(settings, store)
     print("ready", flush=True)
