@@ -3,6 +3,7 @@ Playwright with Debian's Chromium, on a store ingested with the real default emb
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -53,13 +54,10 @@ def wait_for_port(port: int, server: subprocess.Popen[bytes], timeout: float) ->
     raise TimeoutError(f"streamlit did not listen on {port} within {timeout}s")
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app on a store holding the seed readout, embedded with the real e5-small."""
-    root = tmp_path_factory.mktemp("browser")
-    data = root / "data"
-    data.mkdir()
-    shutil.copy(SEED, data)
+@contextlib.contextmanager
+def app_on(root: Path, data: Path) -> Iterator[str]:
+    """``streamlit run app.py`` on a store under ``root`` holding the readouts of ``data``
+    (ingested first with the real default model, as ``make run`` does); its URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("READOUTS_")}
     env.update(READOUTS_STORE_DIR=str(root / "store"), READOUTS_DATA_DIR=str(data),
                HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
@@ -86,6 +84,17 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on a store holding the seed readout, embedded with the real e5-small."""
+    root = tmp_path_factory.mktemp("browser")
+    data = root / "data"
+    data.mkdir()
+    shutil.copy(SEED, data)
+    with app_on(root, data) as url:
+        yield url
+
+
 def ask_and_open_the_source(page: Page, url: str) -> None:
     """Ask about the seed readout, check the cited passage, then open the readout."""
     from playwright.sync_api import expect
@@ -104,6 +113,14 @@ def ask_and_open_the_source(page: Page, url: str) -> None:
     expect(answer).to_contain_text("Sources")
     expect(answer.get_by_test_id("stMarkdownContainer").first).to_contain_text("[1]")
     page.screenshot(path=str(ARTIFACTS / "browser-answer.png"), full_page=True)
+
+    # "Why this passage": the signals that placed it, and the answerability
+    answer.get_by_role("button", name="Why this passage").first.click()
+    why = page.get_by_test_id("stPopoverBody")
+    expect(why).to_contain_text("Ranking score", timeout=10_000)
+    expect(why).to_contain_text("Probability that the readouts answer this question")
+    expect(why.get_by_test_id("stDataFrame")).to_be_visible()
+    page.keyboard.press("Escape")
 
     # Short enough that the readout box must scroll to reach the cited sentence.
     page.set_viewport_size({"width": 1400, "height": 650})

@@ -5,21 +5,17 @@ Xi of February 2021, embedded with the real default embedder."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, corpus_records
+from tests.conftest import corpus_records
 from tests.test_browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     START_TIMEOUT_S,
-    free_port,
-    wait_for_port,
+    app_on,
 )
 
 WH = "wh-2021-02-10-readout-of-president-joseph-r-biden-jr-call-with-president-xi-5154d6"
@@ -43,30 +39,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "\n".join(json.dumps({k: r[k] for k in ("id", "title", "date", "language", "source",
                                                 "url", "text")}, ensure_ascii=False)
                   for r in records) + "\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("READOUTS_")}
-    env.update(READOUTS_STORE_DIR=str(root / "store"), READOUTS_DATA_DIR=str(data),
-               HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
-    subprocess.run([sys.executable, "-m", "ingest.cli", "ingest", str(data)], cwd=PROJECT_ROOT,
-                   env=env, check=True, capture_output=True, timeout=300)
-    port = free_port()
-    log = (root / "streamlit.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port, server, START_TIMEOUT_S)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
-        log.close()
+    with app_on(root, data) as url:
+        yield url
 
 
 def test_compare_with_the_other_sides_readout_in_the_browser(app_url: str) -> None:
