@@ -47,11 +47,18 @@ _BETWEEN = r"(?:\s+(?!(?:on|in|at|with|about|to|and|for|en|à|avec|sur|et|pour)\
 _YEAR_OF_A_TEXT = re.compile(
     rf"(?i)(?<![\d-])(?:19|20)\d\d{_BETWEEN}\s+{_TEXTS}\b"
     rf"|\b{_TEXTS}{_BETWEEN}\s+(?:of|de|du)\s+(?:19|20)\d\d(?![\d-])")
+# A list of people or events: "which <up to three words> leaders", "quels présidents", "都会见了谁".
+# The nouns are the officials and events readouts report, not the things said ("quels accords"
+# asks what one readout says).
 _LIST_CUES = re.compile(
-    r"\b(which|what) (?:[\w-]+ (?:and )?){0,3}(leaders|countries|presidents|counterparts|calls"
-    r"|meetings)\b|\bwho did\b|\bwho (?:has|have)\b|\bwith whom\b|\blist\b"
-    r"|\bquels (?:[\w-]+ (?:et )?){0,3}(?:dirigeants|pays|homologues)\b"
-    r"|\bavec qui\b|\bqui a\b.*\b(appelé|rencontré|reçu)\b|哪些|哪几",
+    r"\b(which|what) (?:[\w-]+ (?:and )?){0,3}(leaders|countries|presidents|prime ministers"
+    r"|ministers|officials|heads of (?:state|government)|counterparts|calls|meetings)\b"
+    r"|\bwho did\b|\bwho (?:has|have)\b|\bwith whom\b|\blist\b"
+    r"|\bquel(?:le)?s (?:[\w'’-]+ (?:et )?){0,3}(?:dirigeant|pays|homologue|président|ministre"
+    r"|responsable|chefs|personnalités)\w*"
+    r"|\bavec qui\b|\bqui a\b.*\b(appelé|rencontré|reçu)\b"
+    r"|(?:哪些|哪几[位个])[\u4e00-\u9fff]{0,4}?(?:领导人|元首|首脑|总统|总理|首相|国家|官员|外长|部长|人)"
+    r"|都.{0,8}谁|了谁|同谁|与谁|和谁",
     re.IGNORECASE,
 )
 _WHEN = re.compile(r"^\W*(?:when|quand|on what date|à quelle date|何时|什么时候)\b", re.IGNORECASE)
