@@ -47,11 +47,13 @@ _BETWEEN = r"(?:\s+(?!(?:on|in|at|with|about|to|and|for|en|à|avec|sur|et|pour)\
 _YEAR_OF_A_TEXT = re.compile(
     rf"(?i)(?<![\d-])(?:19|20)\d\d{_BETWEEN}\s+{_TEXTS}\b"
     rf"|\b{_TEXTS}{_BETWEEN}\s+(?:of|de|du)\s+(?:19|20)\d\d(?![\d-])")
-# A list of people or events: "which <up to three words> leaders", "quels présidents", "都会见了谁".
+# A list of people or events: "which <up to three words> leaders", "quels présidents", "都会见了谁"
+# ("what did the ministers agree" is not one: no verb or article before the noun).
 # The nouns are the officials and events readouts report, not the things said ("quels accords"
 # asks what one readout says).
 _LIST_CUES = re.compile(
-    r"\b(which|what) (?:[\w-]+ (?:and )?){0,3}(leaders|countries|presidents|prime ministers"
+    r"\b(which|what) (?:(?!(?:did|do|does|has|have|had|will|would|the)\b)[\w-]+ (?:and )?){0,3}"
+    r"(leaders|countries|presidents|prime ministers"
     r"|ministers|officials|heads of (?:state|government)|counterparts|calls|meetings)\b"
     r"|\bwho did\b|\bwho (?:has|have)\b|\bwith whom\b|\blist\b"
     r"|\bquel(?:le)?s (?:[\w'’-]+ (?:et )?){0,3}(?:dirigeant|pays|homologue|président|ministre"

@@ -535,3 +535,17 @@ def test_a_list_in_a_city_leaves_out_visits_elsewhere(fake_store, settings) -> N
     answer = assistant_over(fake_store, settings, readouts).ask(
         "Which Chinese leaders did Ignazio Cassis meet in Beijing in February 2024?")
     assert {c.doc_id for c in answer.citations} == {"wang", "han"}
+
+
+@pytest.mark.parametrize(("question", "listed"), [
+    ("Quels présidents d'Asie centrale Xi Jinping a-t-il reçus à Xi'an en mai 2023 ?", True),
+    ("Quels responsables Ignazio Cassis a-t-il rencontrés lors de sa visite ?", True),
+    ("2022年11月在曼谷出席APEC会议期间，习近平都会见了谁？", True),
+    ("Which African leaders did Xi meet in September 2024?", True),
+    ("What did the ministers agree about steel tariffs?", False),
+    ("Quels accords la Suisse et le Kazakhstan ont-ils signés ?", False),
+    ("李强2024年5月在东京会见岸田文雄时谈了哪些问题？", False),
+])
+def test_a_list_question_asks_for_officials_or_events(question: str, listed: bool) -> None:
+    """Lists answer one sentence per readout: a question on what one readout says is none."""
+    assert analyse(question).wants_list is listed
