@@ -66,6 +66,7 @@ class Gathered:
     best_dense: float
     date_narrowed: bool
     date_fallback: bool  # the question's dates matched nothing: searched without them
+    unknown_topics: tuple[str, ...]  # the question's subject words no readout contains
 
 
 @functools.cache
@@ -117,7 +118,8 @@ class Retriever:
         if fallback:  # the dates may be wrong (or the premise): look without them
             candidates, best = self._candidates(question, vector, filters, facts, mode)
         return Gathered(question, filters, k or self.settings.top_k, tuple(vector),
-                        candidates, best, date_narrowed and not fallback, fallback)
+                        candidates, best, date_narrowed and not fallback, fallback,
+                        self.lexical.unknown(facts.topics))
 
     def finish(self, gathered: Gathered, model: RankingModel | None = None,
                values: Sequence[Sequence[float]] | None = None) -> Retrieval:
@@ -131,7 +133,7 @@ class Retriever:
         top = ranked[:k] + listed
         return Retrieval(tuple(top), facts, gathered.vector, gathered.best_dense,
                          gathered.date_narrowed, gathered.candidates.everyone,
-                         self.lexical.unknown(facts.topics),
+                         gathered.unknown_topics,
                          frozenset(other_day_readouts(top, facts)),
                          frozenset(preview_readouts(top, facts)), left_out,
                          gathered.date_fallback, self._subject_best(gathered, top[:k]),

@@ -135,7 +135,10 @@ def ask_and_open_the_source(page: Page, url: str) -> None:
     page.screenshot(path=str(ARTIFACTS / "browser-readout.png"))
 
 
-def test_question_in_the_browser_shows_the_cited_passage(app_url: str) -> None:
+@contextlib.contextmanager
+def chromium_page(failure_shot: str) -> Iterator[Page]:
+    """A page of Debian's Chromium; on failure, a screenshot of what it showed (kept in
+    tests/artifacts for CI)."""
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -143,9 +146,14 @@ def test_question_in_the_browser_shows_the_cited_passage(app_url: str) -> None:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            ask_and_open_the_source(page, app_url)
-        except BaseException:  # keep what the browser showed, for the CI artefacts
-            page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
+            yield page
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / failure_shot), full_page=True)
             raise
         finally:
             browser.close()
+
+
+def test_question_in_the_browser_shows_the_cited_passage(app_url: str) -> None:
+    with chromium_page("browser-failure.png") as page:
+        ask_and_open_the_source(page, app_url)

@@ -13,9 +13,9 @@ from tests.conftest import corpus_records
 from tests.test_browser import (
     ARTIFACTS,
     CHROMIUM,
-    CHROMIUM_ARGS,
     START_TIMEOUT_S,
     app_on,
+    chromium_page,
 )
 
 WH = "wh-2021-02-10-readout-of-president-joseph-r-biden-jr-call-with-president-xi-5154d6"
@@ -44,38 +44,29 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_compare_with_the_other_sides_readout_in_the_browser(app_url: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            page.goto(app_url)
-            chat = page.get_by_test_id("stChatInputTextArea")
-            expect(chat).to_be_enabled(timeout=START_TIMEOUT_S * 1000)
-            chat.fill(QUESTION)
-            chat.press("Enter")
-            answer = page.get_by_test_id("stChatMessage").last
-            button = answer.get_by_role("button", name="Compare with the other side's readout")
-            expect(button.first).to_be_visible(timeout=START_TIMEOUT_S * 1000)
-            button.first.click()
+    with chromium_page("browser-compare-failure.png") as page:
+        page.goto(app_url)
+        chat = page.get_by_test_id("stChatInputTextArea")
+        expect(chat).to_be_enabled(timeout=START_TIMEOUT_S * 1000)
+        chat.fill(QUESTION)
+        chat.press("Enter")
+        answer = page.get_by_test_id("stChatMessage").last
+        button = answer.get_by_role("button", name="Compare with the other side's readout")
+        expect(button.first).to_be_visible(timeout=START_TIMEOUT_S * 1000)
+        button.first.click()
 
-            dialog = page.get_by_role("dialog")
-            view = dialog.locator(".ro-compare")
-            expect(view).to_be_visible(timeout=30_000)
-            expect(dialog).to_contain_text("习近平同美国总统拜登通电话")
-            expect(dialog).to_contain_text("Readout of President Joseph R. Biden")
-            # said by both on one row: the call itself
-            expect(view.locator(".ro-both").first).to_contain_text("spoke today with")
-            # one-sided sentences are marked on both sides
-            expect(view.locator("mark.ro-alone").first).to_be_visible()
-            expect(view.locator("mark.ro-alone", has_text="Indo-Pacific")).to_have_count(1)
-            expect(dialog.get_by_role("button", name="Export the comparison (.md)")
-                   ).to_be_visible()
-            page.screenshot(path=str(ARTIFACTS / "browser-compare.png"), full_page=True)
-        except BaseException:
-            page.screenshot(path=str(ARTIFACTS / "browser-compare-failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+        dialog = page.get_by_role("dialog")
+        view = dialog.locator(".ro-compare")
+        expect(view).to_be_visible(timeout=30_000)
+        expect(dialog).to_contain_text("习近平同美国总统拜登通电话")
+        expect(dialog).to_contain_text("Readout of President Joseph R. Biden")
+        # said by both on one row: the call itself
+        expect(view.locator(".ro-both").first).to_contain_text("spoke today with")
+        # one-sided sentences are marked on both sides
+        expect(view.locator("mark.ro-alone").first).to_be_visible()
+        expect(view.locator("mark.ro-alone", has_text="Indo-Pacific")).to_have_count(1)
+        expect(dialog.get_by_role("button", name="Export the comparison (.md)")
+               ).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "browser-compare.png"), full_page=True)

@@ -17,10 +17,11 @@ from pypdf import PdfReader, PdfWriter
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadFailure, discover, load_file
 from rag.metadata import derive_title
 from rag.schema import Readout
+from tests.conftest import SHARED_CORPUS
 
 MB = 1024 * 1024
 MAX = 25 * MB
-CORPUS = Path("/work/shared/corpus")
+CORPUS = SHARED_CORPUS  # beside the checkout, wherever it is cloned
 
 FRENCH = (
     "Le soir du 22 février 2021, le Président Xi Jinping a eu un entretien téléphonique avec "
