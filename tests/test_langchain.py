@@ -30,7 +30,7 @@ from rag.embeddings import (
     UseM3Embeddings,
 )
 from rag.errors import ReadoutsError
-from rag.langchain import ReadoutsRetriever, format_documents
+from rag.langchain import ReadoutsRetriever, cited_documents, format_documents
 from rag.lexical import LexicalIndex
 from rag.store import ReadoutStore
 from tests.conftest import PROJECT_ROOT, corpus_records
@@ -235,6 +235,13 @@ def test_format_documents_numbers_the_passages() -> None:
     assert format_documents(docs) == (
         "[1] Call (2021-02-10, CCTV)\nXi spoke.\n\n[2] Readout (undated, White House)\n"
         "Biden spoke.")
+
+
+def test_cited_documents_follow_the_markers_of_the_answer() -> None:
+    docs = [Document("a"), Document("b"), Document("c")]
+    assert cited_documents("B [2], and A [1]; B again [2]; none [4] [0].", docs) == [
+        docs[1], docs[0]]
+    assert cited_documents("No marker.", docs) == []
 
 
 # --- the README's chain -----------------------------------------------------------------------
