@@ -46,6 +46,7 @@ run: install $(INGEST_STAMP)
 
 test: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 bench: install-dev
@@ -56,4 +57,4 @@ bench: install-dev
 	$(PY) bench/align.py
 
 clean:
-	rm -rf $(VENV) data/.store .pytest_cache .ruff_cache
+	rm -rf $(VENV) data/.store .pytest_cache .ruff_cache .mypy_cache

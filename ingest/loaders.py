@@ -298,9 +298,10 @@ def _decode(data: bytes) -> str:
     except UnicodeDecodeError:
         if unsure:
             raise LoadError(f"cannot decode: {unsure}") from None
-        text = _guess_decode(data) if encoding is None else None
-        if text is None:
+        guessed = _guess_decode(data) if encoding is None else None
+        if guessed is None:
             raise LoadError("cannot decode: not UTF-8 and no encoding detected") from None
+        text = guessed
         unsure = "not UTF-8, and the guessed encoding gives no text either: save it as UTF-8"
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
@@ -351,6 +352,7 @@ def _split_front_matter(text: str) -> tuple[str, dict[str, Any]]:
 
 def _read_html(html: str) -> tuple[str, dict[str, Any]]:
     import trafilatura
+    from trafilatura.settings import Document
 
     # Like pypdf below, a parser fed arbitrary pages may fail in any way; the failure names it.
     try:
@@ -359,7 +361,8 @@ def _read_html(html: str) -> tuple[str, dict[str, Any]]:
         )
     except Exception as exc:
         raise LoadError(f"cannot parse HTML ({type(exc).__name__}: {exc})") from exc
-    if document is None or not (document.text or "").strip():
+    # A Document (``as_dict`` is not asked for), or None when nothing could be extracted.
+    if not isinstance(document, Document) or not (document.text and document.text.strip()):
         raise LoadError("no main text found in the HTML page")
     fields = {"title": document.title, "url": document.url}
     return document.text, {key: value for key, value in fields.items() if value}
@@ -565,7 +568,7 @@ def _language_field(value: Any) -> str | None:
             language = None
     if language is None or not hasattr(language, "alpha_2"):
         raise LoadError(f"language '{value}' is not an ISO 639-1 code (e.g. 'en', 'fr', 'zh')")
-    return language.alpha_2
+    return str(language.alpha_2)
 
 
 def _extra_value(value: Any) -> Scalar | None:

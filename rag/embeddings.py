@@ -28,7 +28,7 @@ def _normalise(vectors: Any) -> list[list[float]]:
         arr = arr[None, :]
     norms = np.linalg.norm(arr, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    unit: list[list[float]] = (arr / norms).tolist()
+    unit: list[list[float]] = (arr / norms).tolist()  # numpy types tolist() as Any
     return unit
 
 

@@ -186,7 +186,10 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
                               timeout=settings.llm_timeout_s, max_retries=0)
         from langchain_community.chat_models import ChatLlamaCpp
 
-        return ChatLlamaCpp(model_path=settings.llm_model, temperature=0, n_ctx=4096)
+        # langchain-community is optional (the llamacpp extra): unknown to mypy without it.
+        llama: BaseChatModel = ChatLlamaCpp(model_path=settings.llm_model, temperature=0,
+                                            n_ctx=4096)
+        return llama
     except ImportError as exc:
         extra = {"ollama": "langchain-ollama", "openai": "langchain-openai"}.get(
             settings.answerer, "langchain-community llama-cpp-python")

@@ -11,7 +11,7 @@ import gettext
 import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
     from lingua import LanguageDetector
@@ -308,20 +308,23 @@ def _country_forms() -> dict[str, str | None]:
     return forms
 
 
+_Trie: TypeAlias = dict[str, "_Trie"]  # a character -> the trie of what may follow it
+
+
 def _trie_regex(words: Iterable[str]) -> str:
     """Regex matching any of ``words``, trying the longest first at each position.
 
     A trie-shaped pattern is scanned far faster by ``re`` than a flat alternation of a thousand
     names, and its greedy optional tails give longest-match ("Papua New Guinea" over "Guinea").
     """
-    trie: dict[str, dict] = {}
+    trie: _Trie = {}
     for word in words:
         node = trie
         for ch in word:
             node = node.setdefault(ch, {})
         node[""] = {}
 
-    def pattern(node: dict[str, dict]) -> str:
+    def pattern(node: _Trie) -> str:
         branches = [re.escape(ch) + pattern(child) for ch, child in sorted(node.items()) if ch]
         if not branches:
             return ""
