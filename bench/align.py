@@ -12,7 +12,8 @@ without it. It first measures the recipe honestly: each labelled pair is aligned
 and a threshold fitted on the other pairs only (leave one pair out, the threshold itself
 chosen by leave-one-out inside them). The held-out pairs (bench/align-heldout.jsonl) are
 never fitted on: without ``--fit`` the script scores the packaged model on any label file and
-times whole compares (sentences embedded at compare time, model loaded).
+times whole compares (sentences embedded at compare time, model loaded), in seconds and in
+CPU seconds (which other processes on the machine do not inflate), with the load average.
 Run: ``python bench/align.py [--fit] [--labels bench/align-heldout.jsonl]``.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -149,25 +151,28 @@ def main() -> None:
             return label, feature_values(grid(sa, sb, embeddings))
         fit([case(x) for x in labels], [case(x) for x in heldout], args.embedder)
         return
-    seconds, total = [], np.zeros(5)
+    seconds, cpu, total = [], [], np.zeros(5)
     for label in labels:
         a, b = readouts[label["a"]], readouts[label["b"]]
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         comparison = compare(align(a, b, embeddings))
         seconds.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
         al = comparison.alignment
         sizes = (len(al.sentences_a), len(al.sentences_b))
         assert sizes == (label["sentences_a"], label["sentences_b"]), label["a"]
         got = counts(label, {(m.a.index, m.b.index) for m in al.matches})
         total += got
         print(f"{a.doc_id[:36]} | {b.doc_id[:36]}: {sizes[0]}+{sizes[1]} sentences, "
-              f"{seconds[-1]:.2f}s, {json.dumps(figures(got))}")
+              f"{seconds[-1]:.2f}s ({cpu[-1]:.2f}s of CPU), {json.dumps(figures(got))}")
     started = time.perf_counter()  # the same two readouts again: their sentences are known
     compare(align(readouts[labels[0]["a"]], readouts[labels[0]["b"]], embeddings))
     again = time.perf_counter() - started
     print(json.dumps({"pairs": len(labels), "labels": args.labels.name, **figures(total),
                       "compare_s_p50": round(percentile(seconds, 50), 2),
                       "compare_s_max": round(max(seconds), 2), "compare_again_s": round(again, 3),
+                      "compare_cpu_s_p50": round(percentile(cpu, 50), 2),
+                      "compare_cpu_s_max": round(max(cpu), 2), "load": os.getloadavg()[0],
                       "embedder": args.embedder}))
 
 
