@@ -24,6 +24,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from common import ROOT, corpus_files, percentile
@@ -39,10 +40,10 @@ from rag.schema import Readout
 LABELS = ROOT / "bench" / "align-labelled.jsonl"
 HELDOUT = ROOT / "bench" / "align-heldout.jsonl"
 TARGETS = {"precision": 0.85, "recall": 0.8, "one_sided_recall": 0.8}
-Case = tuple[dict, np.ndarray]  # a label and its (len(a), len(b), features) values
+Case = tuple[dict[str, Any], np.ndarray]  # a label and its (len(a), len(b), features) values
 
 
-def counts(label: dict, found: set[tuple[int, int]]) -> np.ndarray:
+def counts(label: dict[str, Any], found: set[tuple[int, int]]) -> np.ndarray:
     """[true matches, predicted, gold matches, gold one-sided, of them found one-sided]."""
     gold = {tuple(m) for m in label["matches"]}
     one_gold = one_found = 0
@@ -125,7 +126,7 @@ def fit(cases: list[Case], heldout: list[Case], embedder: str) -> None:
     print(f"wrote {MODEL_PATH.relative_to(ROOT)}: threshold {threshold}")
 
 
-def load_labels(path: Path) -> list[dict]:
+def load_labels(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
 
 
@@ -145,7 +146,7 @@ def main() -> None:
     embeddings = build_embeddings(args.embedder)
     embeddings.embed_documents(["warm-up"])
     if args.fit:
-        def case(label: dict) -> Case:
+        def case(label: dict[str, Any]) -> Case:
             sa, sb = sentences(readouts[label["a"]]), sentences(readouts[label["b"]])
             assert (len(sa), len(sb)) == (label["sentences_a"], label["sentences_b"])
             return label, feature_values(grid(sa, sb, embeddings))

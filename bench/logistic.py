@@ -32,7 +32,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[dict[int, float], float]
 
 def probabilities(weights: dict[int, float], intercept: float, x: np.ndarray) -> np.ndarray:
     z = x @ np.array([weights[i] for i in range(x.shape[-1])]) + intercept
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -700, 700))))
 
 
 def best_threshold(probs: np.ndarray, objective: Callable[[float], float]) -> float:

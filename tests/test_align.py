@@ -11,7 +11,7 @@ import pytest
 import rag.assistant
 from ingest.cli import main
 from ingest.pipeline import ingest_paths
-from rag.align import align, alignment_model
+from rag.align import Alignment, align, alignment_model
 from rag.compare import compare, comparison_markdown, comparison_text
 from rag.config import Settings
 from rag.fitted import Logistic
@@ -37,7 +37,7 @@ CCTV = Readout(
     url="https://tv.cctv.com/x")
 
 
-def aligned():
+def aligned() -> Alignment:
     return align(WHITE_HOUSE, CCTV, ConceptEmbeddings(CONCEPTS))
 
 
@@ -148,7 +148,7 @@ def test_compare_command_json(stored: None) -> None:
 
 
 def test_compare_command_text_markdown_and_a_missing_id(stored: None,
-                                                        capsys: pytest.CaptureFixture) -> None:
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(["compare", "wh", "cctv"])
     assert code == 0
     assert out.startswith("A: Readout of President Biden's Call")

@@ -53,7 +53,7 @@ def test_probability_and_round_trip(tmp_path: Path) -> None:
     ({"intercept": "high"}, "malformed"),
     ({"threshold": None}, "malformed"),
 ])
-def test_a_stale_or_damaged_file_is_a_clear_error(tmp_path: Path, change: dict,
+def test_a_stale_or_damaged_file_is_a_clear_error(tmp_path: Path, change: dict[str, object],
                                                   message: str) -> None:
     path = write(tmp_path, {**GOOD, **change})
 
