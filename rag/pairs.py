@@ -8,9 +8,9 @@ Each is scored by named signals (``FEATURES``: whether each names the people the
 with, the people and countries they share, the days between them, the similarity of their
 titles and openings in the multilingual embedder, whether one is a preview) with weights
 fitted by ``bench/pairs.py --fit`` (``rag/pairs_model.json``, with the confidence a pair
-needs); a readout then keeps only its most confident partner
-per publisher and language. Translations of one release (the Swiss FR and EN versions, same
-publisher) are never paired with each other: they are one side.
+needs); a readout then keeps only its most confident partner per publisher and language.
+Translations of one release (the Swiss FR and EN versions, same publisher) are never paired
+with each other: they are one side.
 """
 
 from __future__ import annotations
