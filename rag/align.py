@@ -1,36 +1,41 @@
 """Two readouts of one event, aligned sentence by sentence across languages.
 
-Each sentence of each readout is embedded with the project's multilingual embedder. Two
-sentences are scored by the cosine of their centred vectors (each readout's mean sentence
-vector taken out, which removes what all its sentences share, their language and the event
-itself, and leaves what each says) plus ``TOPIC_WEIGHT`` for each subject, country or person
-both name (``rag.topics``: Taiwan is 台湾, Yellen 耶伦). A pair matches when its score is at
-least ``MATCH_THRESHOLD`` and within ``MARGIN`` of the best score of both its sentences, so a
-long CCTV sentence may match the two White House sentences it sums up. Sentences left
-without a counterpart are one-sided: what only one side said. Every sentence keeps its exact
-offsets into its readout (``readout.text[start:end] == sentence.text``).
+Each sentence of each readout is embedded with the project's multilingual embedder. Every
+candidate pair of sentences (one of each readout) is described by a few named features
+(``FEATURES``: the cosine of their centred vectors, which leaves what each sentence says once
+what all sentences of its readout share, their language and the event, is taken out; how far
+that cosine is below the best of each sentence, in both directions (both 0: each is the
+other's best); the subjects, countries, people and figures both name; how far apart they stand
+in their readouts; how their lengths compare). A logistic model fitted on hand-labelled
+pairs (``bench/align.py --fit`` writes ``rag/align_model.json``) turns them into a
+probability, and a pair matches when it reaches the fitted threshold, so a long CCTV sentence
+may match the two White House sentences it sums up. Sentences left without a counterpart
+are one-sided: what only one side said. Every sentence keeps its exact offsets into its
+readout (``readout.text[start:end] == sentence.text``).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from rag.fitted import Logistic
 from rag.schema import Readout
 from rag.sentences import sentence_spans
 from rag.topics import topics_in
 
-# Chosen on bench/align-labelled.jsonl by bench/align.py --grid (README: figures).
-MATCH_THRESHOLD = 0.22
-MARGIN = 0.10
-TOPIC_WEIGHT = 0.10
-MAX_SHARED_TOPICS = 3
-MIN_SENTENCE_CHARS = 2
+MODEL_PATH = Path(__file__).resolve().with_name("align_model.json")
+REFIT = "python bench/align.py --fit"
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_WORD = re.compile(r"\w")
 
 
 @dataclass(frozen=True)
@@ -53,11 +58,12 @@ class Match:
 
     a: Sentence
     b: Sentence
-    similarity: float  # centred cosine plus shared subjects (see the module docstring)
+    similarity: float  # centred cosine of the two sentences' vectors
+    confidence: float = 1.0  # the fitted model's probability that they say the same thing
 
     def to_dict(self) -> dict[str, Any]:
         return {"a": self.a.to_dict(), "b": self.b.to_dict(),
-                "similarity": round(self.similarity, 3)}
+                "similarity": round(self.similarity, 3), "confidence": round(self.confidence, 3)}
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,8 @@ class Alignment:
 
 def sentences(readout: Readout) -> tuple[Sentence, ...]:
     """The sentences of a readout with their exact offsets."""
-    spans = [(a, b) for a, b in sentence_spans(readout.text) if b - a >= MIN_SENTENCE_CHARS]
+    spans = [(a, b) for a, b in sentence_spans(readout.text)
+             if _WORD.search(readout.text, a, b)]  # not a stray bullet or dash
     return tuple(Sentence(readout.doc_id, i, a, b, readout.text[a:b])
                  for i, (a, b) in enumerate(spans))
 
@@ -97,7 +104,7 @@ def centred(vectors: np.ndarray) -> np.ndarray:
     rows = vectors - vectors.mean(axis=0, keepdims=True)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return rows / norms
+    return np.asarray(rows / norms)
 
 
 # embedder -> sentence -> vector (weak: a model's vectors go with the model). A chat answer
@@ -124,39 +131,116 @@ def similarity_matrix(a: Sequence[Sentence], b: Sequence[Sentence],
                       embeddings: Embeddings) -> np.ndarray:
     """Centred cosine of every sentence of ``a`` with every sentence of ``b``."""
     vectors = sentence_vectors([s.text for s in (*a, *b)], embeddings)
-    return centred(vectors[: len(a)]) @ centred(vectors[len(a):]).T
+    return np.asarray(centred(vectors[: len(a)]) @ centred(vectors[len(a):]).T)
 
 
-def shared_topics(a: Sequence[Sentence], b: Sequence[Sentence]) -> np.ndarray:
-    """How many subjects, countries or people each pair of sentences both name (capped)."""
-    ta, tb = [topics_in(s.text) for s in a], [topics_in(s.text) for s in b]
-    return np.array([[min(len(x & y), MAX_SHARED_TOPICS) for y in tb] for x in ta],
-                    dtype=np.float32).reshape(len(a), len(b))
+@dataclass(frozen=True)
+class Grid:
+    """Every candidate pair of sentences of two readouts, and what their features read."""
+
+    a: tuple[Sentence, ...]
+    b: tuple[Sentence, ...]
+    cosine: np.ndarray  # (len(a), len(b)) centred cosines
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.a), len(self.b)
 
 
-def match_pairs(score: np.ndarray, threshold: float = MATCH_THRESHOLD,
-                margin: float = MARGIN) -> list[tuple[int, int]]:
-    """(i, j) pairs whose score reaches ``threshold`` and is within ``margin`` of the best
-    score of sentence i and of sentence j."""
-    if score.size == 0:
-        return []
-    near_row = score >= score.max(axis=1, keepdims=True) - margin
-    near_col = score >= score.max(axis=0, keepdims=True) - margin
-    hits = np.nonzero(near_row & near_col & (score >= threshold))
-    return sorted((int(i), int(j)) for i, j in zip(*hits, strict=True))
+def cosine(g: Grid) -> np.ndarray:
+    """The centred cosine of the two sentences' vectors: what they say, less what every
+    sentence of their readout shares (its language, the event)."""
+    return g.cosine
 
 
-def pair_scores(a: Sequence[Sentence], b: Sequence[Sentence],
-                embeddings: Embeddings) -> np.ndarray:
-    """The score of every pair of sentences (see the module docstring)."""
+def gap_a(g: Grid) -> np.ndarray:
+    """How far the pair's cosine is below the best cosine of the sentence of ``a`` with any
+    sentence of ``b`` (0 for its best partner): the rank of the pair in ``a``'s direction."""
+    return np.asarray(g.cosine - g.cosine.max(axis=1, keepdims=True))
+
+
+def gap_b(g: Grid) -> np.ndarray:
+    """The same gap in ``b``'s direction: below the best of the sentence of ``b``."""
+    return np.asarray(g.cosine - g.cosine.max(axis=0, keepdims=True))
+
+
+def _shared(xs: Sequence[frozenset[str]], ys: Sequence[frozenset[str]]) -> np.ndarray:
+    """log(1 + how many items each pair of sets shares)."""
+    counts = np.array([[len(x & y) for y in ys] for x in xs], dtype=np.float64)
+    return np.log1p(counts.reshape(len(xs), len(ys)))
+
+
+def shared_subjects(g: Grid) -> np.ndarray:
+    """Subjects, countries and people both sentences name, in any language (``rag.topics``:
+    Taiwan is 台湾, Yellen 耶伦): the embedder alone finds a White House sentence on Taiwan
+    close to many CCTV sentences of the same call."""
+    return _shared([topics_in(s.text) for s in g.a], [topics_in(s.text) for s in g.b])
+
+
+def shared_numbers(g: Grid) -> np.ndarray:
+    """Figures both sentences write in digits (a date, a sum, an anniversary)."""
+    return _shared([frozenset(_NUMBER.findall(s.text)) for s in g.a],
+                   [frozenset(_NUMBER.findall(s.text)) for s in g.b])
+
+
+def _places(sentences: Sequence[Sentence]) -> np.ndarray:
+    """Each sentence's place in its readout, from 0 (first) to 1 (last)."""
+    return np.arange(len(sentences), dtype=np.float64) / max(len(sentences) - 1, 1)
+
+
+def position_gap(g: Grid) -> np.ndarray:
+    """How far apart the two sentences stand in their readouts (0 to 1): both sides open
+    with who spoke to whom and tend to tell the rest in the same order."""
+    return np.asarray(np.abs(_places(g.a)[:, None] - _places(g.b)[None, :]))
+
+
+def _shares(sentences: Sequence[Sentence]) -> np.ndarray:
+    """Each sentence's length as a share of its readout's sentences (comparable across
+    scripts: a Chinese sentence is shorter in characters than its English translation)."""
+    lengths = np.array([len(s.text) for s in sentences], dtype=np.float64)
+    return np.asarray(lengths / max(lengths.sum(), 1.0))
+
+
+def length_ratio(g: Grid) -> np.ndarray:
+    """|log| of the ratio of the two sentences' shares of their readouts: a translation
+    keeps its share, a one-line mention does not say what a long paragraph says."""
+    if not (g.a and g.b):
+        return np.zeros(g.shape)
+    return np.asarray(np.abs(np.log(_shares(g.a)[:, None] / _shares(g.b)[None, :])))
+
+
+FEATURES = {f.__name__: f for f in (cosine, gap_a, gap_b, shared_subjects, shared_numbers,
+                                    position_gap, length_ratio)}
+
+
+@functools.cache
+def alignment_model(path: Path = MODEL_PATH) -> Logistic:
+    """The fitted decision (``rag/align_model.json``, written by ``bench/align.py --fit``)."""
+    return Logistic.load(path, tuple(FEATURES), REFIT)
+
+
+def grid(a: Sequence[Sentence], b: Sequence[Sentence], embeddings: Embeddings) -> Grid:
+    """The candidate pairs of two readouts' sentences, their cosines computed."""
     if not (a and b):
-        return np.zeros((len(a), len(b)), dtype=np.float32)
-    return similarity_matrix(a, b, embeddings) + TOPIC_WEIGHT * shared_topics(a, b)
+        return Grid(tuple(a), tuple(b), np.zeros((len(a), len(b))))
+    return Grid(tuple(a), tuple(b), similarity_matrix(a, b, embeddings).astype(np.float64))
 
 
-def align(a: Readout, b: Readout, embeddings: Embeddings) -> Alignment:
-    """Align readout ``a`` with readout ``b`` sentence by sentence."""
-    sa, sb = sentences(a), sentences(b)
-    score = pair_scores(sa, sb, embeddings)
-    matches = tuple(Match(sa[i], sb[j], float(score[i, j])) for i, j in match_pairs(score))
-    return Alignment(a, b, sa, sb, matches)
+def feature_values(g: Grid, names: Sequence[str] = tuple(FEATURES)) -> np.ndarray:
+    """(len(a), len(b), features): every feature of every candidate pair."""
+    if not (g.a and g.b):
+        return np.zeros((*g.shape, len(names)))
+    return np.stack([FEATURES[name](g) for name in names], axis=-1)
+
+
+def align(a: Readout, b: Readout, embeddings: Embeddings,
+          model: Logistic | None = None) -> Alignment:
+    """Align readout ``a`` with readout ``b`` sentence by sentence: a pair matches when the
+    fitted model's probability reaches its threshold."""
+    model = model or alignment_model()
+    g = grid(sentences(a), sentences(b), embeddings)
+    probability = model.probabilities(feature_values(g, model.names))
+    hits = sorted((int(i), int(j)) for i, j in np.argwhere(probability >= model.threshold))
+    matches = tuple(Match(g.a[i], g.b[j], float(g.cosine[i, j]), float(probability[i, j]))
+                    for i, j in hits)
+    return Alignment(a, b, g.a, g.b, matches)

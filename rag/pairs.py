@@ -7,24 +7,27 @@ whose titles and openings name a person in common (any script, through the gazet
 Each is scored by named signals (``FEATURES``: whether each names the people the other opens
 with, the people and countries they share, the days between them, the similarity of their
 titles and openings in the multilingual embedder, whether one is a preview) with weights
-fitted by ``bench/pairs.py --fit``; a readout then keeps only its most confident partner
-per publisher and language. Translations of one release (the Swiss FR and EN versions, same
-publisher) are never paired with each other: they are one side.
+fitted by ``bench/pairs.py --fit`` (``rag/pairs_model.json``, with the confidence a pair
+needs); a readout then keeps only its most confident partner per publisher and language.
+Translations of one release (the Swiss FR and EN versions, same publisher) are never paired
+with each other: they are one side.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
+import functools
 import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from rag.fitted import Logistic
 from rag.metadata import find_countries
 from rag.names import gazetteer
 from rag.query import announces
@@ -37,7 +40,8 @@ if TYPE_CHECKING:
 MAX_DAYS = 2  # CCTV airs the evening after; the White House may date a call the day before
 OPENING_SENTENCES = 3  # who met whom is said in the title and the first sentences
 OPENING_MAX_CHARS = 600
-MIN_CONFIDENCE = 0.2  # after best_only, measured gold pairs score >= 0.41, others <= 0.04
+MODEL_PATH = Path(__file__).resolve().with_name("pairs_model.json")
+REFIT = "python bench/pairs.py --fit"
 _HOST = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)", re.IGNORECASE)
 # Second-level labels under which the registrable name is one more label down (fmprc.gov.cn).
 _GENERIC_SLD = frozenset("gov com org net edu co ac go gob gouv mil".split())
@@ -206,10 +210,23 @@ def features(a: Profile, b: Profile, similarity: float) -> dict[str, float]:
     }
 
 
+@functools.cache
+def pairs_model(path: Path = MODEL_PATH) -> Logistic:
+    """The fitted weights and the confidence a pair needs (``rag/pairs_model.json``, written
+    by ``bench/pairs.py --fit``: logistic regression over every candidate of the shared
+    corpus, labels from bench/pairs-labelled.jsonl)."""
+    return Logistic.load(path, FEATURES, REFIT)
+
+
+def confidence_floor() -> float:
+    """The confidence under which a candidate is not a pair (the fitted threshold)."""
+    return pairs_model().threshold
+
+
 def score(a: Profile, b: Profile, similarity: float) -> tuple[float, tuple[str, ...]]:
     """Confidence that two candidate readouts tell the same event, and the reasons."""
     signals = features(a, b, similarity)
-    logit = WEIGHTS["bias"] + sum(WEIGHTS[name] * signals[name] for name in FEATURES)
+    confidence = float(pairs_model().probabilities(np.array([signals[n] for n in FEATURES])))
     gap = int(signals["gap"])
     why = [f"dates {gap} day{'s' if gap != 1 else ''} apart" if gap else "same date",
            f"both name {', '.join(sorted(a.people & b.people))}"]
@@ -222,13 +239,7 @@ def score(a: Profile, b: Profile, similarity: float) -> tuple[float, tuple[str, 
     why.append(f"titles and openings similar ({similarity:.2f})")
     if signals["preview"]:
         why.append("one announces the event before it happened")
-    return 1.0 / (1.0 + math.exp(-logit)), tuple(why)
-
-
-# Fitted by ``python bench/pairs.py --fit`` (logistic regression over every candidate of the
-# shared corpus, labels from bench/pairs-labelled.jsonl); the README gives its figures.
-WEIGHTS = {"bias": -12.242, "coverage": 4.044, "people_text": 0.701, "country_coverage": 1.228,
-           "gap": -1.709, "similarity": 9.326, "preview": -2.197}
+    return confidence, tuple(why)
 
 
 def scored_candidates(readouts: Sequence[Readout], embeddings: Embeddings,
@@ -260,8 +271,10 @@ def best_only(pairs: Sequence[tuple[Profile, Profile, float]]
 
 
 def find_pairs(readouts: Sequence[Readout], embeddings: Embeddings,
-               min_confidence: float = MIN_CONFIDENCE, max_days: int = MAX_DAYS) -> list[Pair]:
-    """Every pair of readouts of one event by different publishers, most confident first."""
+               min_confidence: float | None = None, max_days: int = MAX_DAYS) -> list[Pair]:
+    """Every pair of readouts of one event by different publishers, most confident first
+    (``min_confidence``: the fitted threshold unless given)."""
+    floor = confidence_floor() if min_confidence is None else min_confidence
     scored = []
     for a, b, similarity in scored_candidates(readouts, embeddings, max_days):
         confidence, why = score(a, b, similarity)
@@ -269,7 +282,7 @@ def find_pairs(readouts: Sequence[Readout], embeddings: Embeddings,
     kept = {(a.doc_id, b.doc_id) for a, b, _ in
             best_only([(a, b, c) for a, b, c, _, _ in scored])}
     pairs = [Pair(a.readout, b.readout, c, why, sim) for a, b, c, why, sim in scored
-             if c >= min_confidence and (a.doc_id, b.doc_id) in kept]
+             if c >= floor and (a.doc_id, b.doc_id) in kept]
     return sorted(pairs, key=lambda p: (-p.confidence, p.a.date or "", p.a.doc_id))
 
 
@@ -302,7 +315,7 @@ def other_side(readout: Readout, store: ReadoutStore, embeddings: Embeddings,
 
 
 def stored_pairs(store: ReadoutStore, embeddings: Embeddings,
-                 min_confidence: float = MIN_CONFIDENCE) -> list[Pair]:
+                 min_confidence: float | None = None) -> list[Pair]:
     """Every pair among the stored readouts. Only readouts that have a readout of another
     publisher within ``MAX_DAYS`` are read in full (their metadata says so)."""
     infos = [i for i in store.list_readouts() if i.date]

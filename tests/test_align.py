@@ -11,9 +11,10 @@ import pytest
 import rag.assistant
 from ingest.cli import main
 from ingest.pipeline import ingest_paths
-from rag.align import align
+from rag.align import Alignment, align, alignment_model
 from rag.compare import compare, comparison_markdown, comparison_text
 from rag.config import Settings
+from rag.fitted import Logistic
 from rag.schema import Readout
 from rag.store import ReadoutStore
 from tests.fakes import ConceptEmbeddings
@@ -36,7 +37,7 @@ CCTV = Readout(
     url="https://tv.cctv.com/x")
 
 
-def aligned():
+def aligned() -> Alignment:
     return align(WHITE_HOUSE, CCTV, ConceptEmbeddings(CONCEPTS))
 
 
@@ -52,7 +53,21 @@ def test_matched_sentences_across_languages_and_one_sided_ones() -> None:
                                            "The President thanked the hosts."]
     assert [s.text for s in al.only_b] == ["习近平阐述了中方在涉港问题上的立场。",
                                            "习近平祝贺新政府就任。"]
-    assert all(m.similarity > 0.2 for m in al.matches)
+    assert all(m.confidence >= alignment_model().threshold for m in al.matches)
+
+
+def test_the_decision_is_the_fitted_models() -> None:
+    """A stricter model (a higher threshold) matches fewer pairs; one that accepts every
+    probability matches every pair: nothing else decides."""
+    model = alignment_model()
+    strict = Logistic(model.weights, model.intercept, 1.0, model.meta)
+    lax = Logistic(model.weights, model.intercept, 0.0, model.meta)
+    fake = ConceptEmbeddings(CONCEPTS)
+
+    assert align(WHITE_HOUSE, CCTV, fake, strict).matches == ()
+    every = align(WHITE_HOUSE, CCTV, fake, lax)
+    assert len(every.matches) == len(every.sentences_a) * len(every.sentences_b)
+    assert every.only_a == every.only_b == ()
 
 
 def test_every_sentence_keeps_its_exact_offsets() -> None:
@@ -133,7 +148,7 @@ def test_compare_command_json(stored: None) -> None:
 
 
 def test_compare_command_text_markdown_and_a_missing_id(stored: None,
-                                                        capsys: pytest.CaptureFixture) -> None:
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(["compare", "wh", "cctv"])
     assert code == 0
     assert out.startswith("A: Readout of President Biden's Call")
@@ -164,5 +179,8 @@ def test_a_translation_aligns_sentence_for_sentence_with_the_real_model() -> Non
     al = align(seed, cctv, build_embeddings("e5-small"))
 
     assert len(al.sentences_a) == len(al.sentences_b) == 17
-    assert [(m.a.index, m.b.index) for m in al.matches] == [(i, i) for i in range(17)]
+    best: dict[int, tuple[float, int]] = {}
+    for m in al.matches:  # Japarov's invitation to invest may also match Xi's encouragement
+        best[m.a.index] = max(best.get(m.a.index, (0.0, -1)), (m.confidence, m.b.index))
+    assert [(i, j) for i, (_, j) in sorted(best.items())] == [(i, i) for i in range(17)]
     assert al.only_a == al.only_b == ()

@@ -12,7 +12,7 @@ import rag.assistant
 from ingest.cli import main
 from ingest.pipeline import ingest_paths
 from rag.config import Settings
-from rag.pairs import MIN_CONFIDENCE, find_pairs, registrable_domain
+from rag.pairs import confidence_floor, find_pairs, registrable_domain
 from rag.schema import Readout
 from rag.store import ReadoutStore
 from tests.fakes import ConceptEmbeddings
@@ -66,7 +66,7 @@ def test_the_other_sides_readout_of_a_call_is_its_pair_and_says_why() -> None:
     [pair] = find_pairs([WH_CALL, CCTV_CALL], embedder())
 
     assert {pair.a.doc_id, pair.b.doc_id} == {"wh-call", "cctv-call"}
-    assert pair.confidence >= MIN_CONFIDENCE
+    assert pair.confidence >= confidence_floor()
     assert "dates 1 day apart" in pair.why
     assert "both name Joe Biden, Xi Jinping" in pair.why
     assert pair.other("wh-call").doc_id == "cctv-call"
@@ -148,7 +148,7 @@ def test_pairs_command_lists_each_pair_with_confidence_and_why(stored: Path) -> 
     assert {frozenset((p["a"]["doc_id"], p["b"]["doc_id"])) for p in pairs} == {
         frozenset(("wh-call", "cctv-call")), frozenset(("ch-fr", "cctv-cassis")),
         frozenset(("ch-en", "cctv-cassis"))}
-    assert all(p["confidence"] >= MIN_CONFIDENCE and p["why"] for p in pairs)
+    assert all(p["confidence"] >= confidence_floor() and p["why"] for p in pairs)
     assert set(pairs[0]["a"]) == {"doc_id", "title", "date", "language", "source", "url"}
 
     code, out = run(["pairs"])
@@ -165,7 +165,7 @@ def test_show_json_gains_the_other_side_and_keeps_every_field(stored: Path) -> N
                            "path", "text", "other_side"}
     [other] = record["other_side"]
     assert other["doc_id"] == "wh-call"
-    assert other["confidence"] >= MIN_CONFIDENCE
+    assert other["confidence"] >= confidence_floor()
     assert "both name Joe Biden, Xi Jinping" in other["why"]
 
     code, out = run(["show", "wh-preview", "--json"])
