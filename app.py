@@ -306,8 +306,8 @@ def ingest_progress() -> None:
     if job is None or not job.running:
         st.rerun()
     if job.total:
-        st.progress(job.done / job.total, text=f"Ingesting: {job.done}/{job.total} chunks "
-                    "embedded. Questions keep working meanwhile.")
+        st.progress(job.done / job.total, text=f"Ingesting: {job.done}/{job.total} readouts "
+                    "done. Questions keep working meanwhile.")
     else:
         st.progress(0.0, text="Ingesting: reading the files…")
 

@@ -1,7 +1,7 @@
 """Scale: derive up to 100,000 readouts from the shared corpus, ingest them, and measure.
 
 Usage: python bench/scale.py [--sizes 1400 10000 100000] [--embedder use-m3] [--workers 1]
-                             [--rounds 2]
+                             [--rounds 2] [--fake-dims N]
 
 The store grows size by size in bench/out/scale-<embedder>/ (each size only adds readouts).
 For each size, a child process ingests (time, chunks/s, peak RSS, lexical index build) and a
@@ -9,12 +9,18 @@ fresh child process plays the app (start-up: build_assistant + first question; t
 extractive latency p50/p95 of the development questions, per stage, and peak RSS). Results
 go to bench/out/scale-<embedder>.json. Derived readouts keep the corpus's languages and
 lengths but vary names, dates and sentences, so none is a duplicate.
+
+``--fake-dims N`` ingests with a deterministic N-dimension stand-in for the model (512: the
+dimension of use-m3), to measure what the pipeline and Chroma hold at sizes whose real
+embedding would take hours here; the answer phase is then skipped. The ingest peak RSS is
+read before the lexical index is built (``ingest_peak_rss_mb``), and again after it.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import random
@@ -25,9 +31,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from common import OUT, bench_settings, corpus_files, devset, percentile, run_child
 
 from rag.config import Settings
+from rag.embeddings import ReadoutEmbeddings
 
 DATA = OUT / "scale-data"
 PART = 10_000  # derived readouts per file, so that each size adds whole files
@@ -140,14 +148,36 @@ def scale_settings(embedder: str, store: Path | None) -> Settings:
     return settings.model_copy(update={"refusal_threshold": -1.0})
 
 
-def phase_ingest(size: int, embedder: str, workers: int, store_dir: Path | None) -> dict[str, Any]:
+class StandInEmbeddings(ReadoutEmbeddings):
+    """A fast deterministic embedder of a given dimension (``--fake-dims``): a unit vector
+    seeded by the text's hash, so memory and Chroma costs are a model's without its time."""
+
+    batch_size = 64
+
+    def __init__(self, dims: int) -> None:
+        self.dims = dims
+        self.key = f"stand-in-{dims}"
+
+    def _embed_passages(self, texts: list[str]) -> Any:
+        seeds = [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "big")
+                 for t in texts]
+        return np.stack([np.random.default_rng(seed).standard_normal(self.dims, np.float32)
+                         for seed in seeds])
+
+
+def phase_ingest(size: int, embedder: str, workers: int, store_dir: Path | None,
+                 fake_dims: int = 0) -> dict[str, Any]:
     """Child process: bring the scale store up to ``size`` readouts."""
     from ingest.pipeline import default_embeddings_factory, ingest_parallel, ingest_paths
     from rag.assistant import build_assistant, open_store
+    from rag.store import ReadoutStore
 
+    if fake_dims:
+        store_dir = store_dir or OUT / f"scale-stand-in-{fake_dims}"
     settings = scale_settings(embedder, store_dir)
     files = data_files(size)
-    store = open_store(settings)
+    store = (ReadoutStore(settings, StandInEmbeddings(fake_dims)) if fake_dims
+             else open_store(settings))
     options: dict[str, Any] = {"max_bytes": 200 * 2**20, "max_chars": settings.chunk_max_chars}
     started = time.perf_counter()
     with store.exclusive():
@@ -158,9 +188,11 @@ def phase_ingest(size: int, embedder: str, workers: int, store_dir: Path | None)
         else:
             report = ingest_paths(store, files, **options)
     seconds = time.perf_counter() - started
+    ingest_peak = _peak_mb()["peak_rss_mb"]
     lexical_started = time.perf_counter()
     build_assistant(settings, store).lexical.sync()
     return {
+        "ingest_peak_rss_mb": ingest_peak, "stand_in_dims": fake_dims,
         "size": size, "embedder": embedder, "workers": workers,
         "ingest_s": round(seconds, 1), "added": len(report.added),
         "unchanged": len(report.unchanged), "failed": len(report.failed),
@@ -254,16 +286,20 @@ def main() -> None:
                         help="the store (default bench/out/scale-EMB)")
     parser.add_argument("--answer-only", action="store_true",
                         help="measure answering on the store as it is (e.g. a snapshot)")
+    parser.add_argument("--fake-dims", type=int, default=0,
+                        help="ingest with a stand-in embedder of this dimension; no answers")
     parser.add_argument("--phase", choices=["ingest", "answer"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase == "ingest":
-        print(json.dumps(phase_ingest(args.sizes[0], args.embedder, args.workers, args.store)))
+        print(json.dumps(phase_ingest(args.sizes[0], args.embedder, args.workers, args.store,
+                                      args.fake_dims)))
         return
     if args.phase == "answer":
         print(json.dumps(phase_answer(args.sizes[0], args.embedder, args.rounds, args.store)))
         return
     sizes = sorted(args.sizes)
     suffix = f"-{args.store.name}" if args.store else ""
+    suffix += f"-stand-in-{args.fake_dims}" if args.fake_dims else ""
     result_path = OUT / f"scale-{args.embedder}{suffix}.json"
     results = json.loads(result_path.read_text()) if result_path.exists() else {}
     for size in sizes:
@@ -273,8 +309,12 @@ def main() -> None:
         entry = results.setdefault(str(size), {})
         if not args.answer_only:
             entry["ingest"] = run_child(SELF, "--phase", "ingest", "--workers",
-                                        str(args.workers), *common)
+                                        str(args.workers), "--fake-dims", str(args.fake_dims),
+                                        *common)
             print(json.dumps(entry["ingest"]), flush=True)
+        if args.fake_dims:
+            result_path.write_text(json.dumps(results, indent=2))
+            continue
         entry["answer"] = run_child(SELF, "--phase", "answer", "--rounds",
                                     str(args.rounds), *common)
         print(json.dumps(entry["answer"]), flush=True)
@@ -282,10 +322,11 @@ def main() -> None:
     print(f"\n{'readouts':>9} {'ingest s':>9} {'chunks/s':>9} {'store MB':>9} {'RSS ingest':>10} "
           f"{'start s':>8} {'p50 ms':>7} {'p95 ms':>7} {'RSS answer':>10}")
     for size in sizes:
-        i, a = results[str(size)].get("ingest", {}), results[str(size)]["answer"]
+        i, a = results[str(size)].get("ingest", {}), results[str(size)].get("answer", {})
         print(f"{size:>9} {i.get('ingest_s', '-'):>9} {i.get('chunks_per_s', '-'):>9} "
-              f"{i.get('store_mb', '-'):>9} {i.get('peak_rss_mb', '-'):>10} "
-              f"{a['startup_s']:>8} {a['p50_ms']:>7} {a['p95_ms']:>7} {a['peak_rss_mb']:>10}")
+              f"{i.get('store_mb', '-'):>9} {i.get('ingest_peak_rss_mb', '-'):>10} "
+              f"{a.get('startup_s', '-'):>8} {a.get('p50_ms', '-'):>7} "
+              f"{a.get('p95_ms', '-'):>7} {a.get('peak_rss_mb', '-'):>10}")
 
 
 if __name__ == "__main__":

@@ -181,7 +181,12 @@ def _ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def _ingest(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from tqdm import tqdm
 
-    from ingest.pipeline import default_embeddings_factory, ingest_parallel, ingest_paths
+    from ingest.pipeline import (
+        Tally,
+        default_embeddings_factory,
+        ingest_parallel,
+        ingest_paths,
+    )
     from rag.assistant import build_assistant
     from rag.embeddings import build_embeddings
     from rag.store import ReadoutStore, writer_lock
@@ -194,12 +199,14 @@ def _ingest(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     embeddings = build_embeddings(settings.embedder, settings.embed_batch_size)
     with writer_lock(settings):
         store = ReadoutStore(settings, embeddings, rebuild=args.rebuild)
-        bar = tqdm(total=0, unit="chunk", desc="embedding", disable=None, file=sys.stderr)
+        # Readouts/s and the time left; the chunk counts show what a kill would lose
+        # (embedded but not yet written).
+        bar = tqdm(total=0, unit="readout", desc="ingesting", disable=None, file=sys.stderr)
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+        def progress(tally: Tally) -> None:
+            bar.total = tally.total
+            bar.set_postfix(embedded=tally.embedded, written=tally.written, refresh=False)
+            bar.update(tally.done - bar.n)
 
         options: dict[str, Any] = {
             "max_bytes": int(settings.max_file_mb * 1024 * 1024),

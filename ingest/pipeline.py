@@ -13,7 +13,6 @@ allows one writer).
 from __future__ import annotations
 
 import functools
-import hashlib
 import multiprocessing
 import os
 import queue
@@ -22,34 +21,43 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from ingest.chunking import chunk_readout
-from ingest.loaders import LoadFailure, discover, load_file
+from ingest.loaders import LoadFailure
+from ingest.scan import Committed, Scan, committed, estimate_readouts
 from ingest.shard import WHOLE, Shard
 from rag.embeddings import ReadoutEmbeddings, build_embeddings
 from rag.errors import ReadoutsError, StoreMismatchError
 from rag.schema import Chunk, Readout
 from rag.store import ReadoutStore, WriteItem
 
-Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 STAMP_EVERY_S = 30.0  # how often a long run lets readers' lexical indexes catch up
-WRITE_GROUP_CHUNKS = 512  # chunks per grouped write
-WRITE_EVERY_S = 5.0  # ... or fewer, when embedding is slow (a kill loses no more)
-MAX_CHUNKS = 1000  # per readout (the corpus's longest has 14): more is a mistake or an attack
+# Chunks per grouped write. Every write has a fixed cost (measured on the embedded store:
+# 9.0 ms of CPU per chunk in groups of 32, 4.3 in groups of 128, 3.6 in groups of 512), and
+# with the write of one group overlapping the embedding of the next, a kill loses at most
+# two groups of embedding: 128 keeps that under 300 chunks (about 40 s of e5 on two cores).
+WRITE_GROUP_CHUNKS = 128
+WRITE_EVERY_S = 30.0  # ... or fewer, when embedding is slow (a kill loses no more)
 QUEUE_ITEMS = 8  # groups embedded ahead of the writer: bounds memory
 POLL_S = 1.0
 
 
+class Tally(NamedTuple):
+    """Where a run stands, for progress bars."""
+
+    done: int  # readouts of this run written, found unchanged or failed
+    total: int  # readouts expected (estimated before the run; never under ``done``)
+    embedded: int  # chunks embedded
+    written: int  # chunks committed to the store
+
+
+Progress = Callable[[Tally], None]
+
+
 class WorkerError(ReadoutsError):
     """An ingest worker process failed or died; what was written before stays committed."""
-
-
-def _failure_key(failure: LoadFailure) -> str:
-    """Failures have no doc_id; their file and record pick the one share that reports them."""
-    return f"{failure.path}\x00{failure.record or ''}"
 
 
 @dataclass
@@ -87,103 +95,11 @@ class IngestReport:
             lines.append(f"  FAILED {where}: {f.reason}")
         return "\n".join(lines)
 
-    def record_writes(self, group: Sequence[WriteItem], stored: Mapping[str, Any]) -> None:
+    def record_writes(self, group: Sequence[WriteItem], stored: Mapping[str, Committed]) -> None:
         """Count readouts written: updated if they were stored before, else added."""
         for readout, chunks, _ in group:
             (self.updated if readout.doc_id in stored else self.added).append(readout.doc_id)
             self.chunks_embedded += len(chunks)
-
-
-@dataclass
-class _Plan:
-    """What one share of a run has to do, decided before any embedding."""
-
-    todo: list[tuple[Readout, list[Chunk]]]
-    unchanged: list[str]
-    failed: list[LoadFailure]
-    seen: set[str]  # doc_ids found in this share: prune keeps them
-    failed_paths: set[str]  # files with any failure: prune never removes their readouts
-
-    @property
-    def chunks(self) -> int:
-        return sum(len(chunks) for _, chunks in self.todo)
-
-
-def _own_id(readout: Readout) -> Readout:
-    """The readout under an id made from its whole path, not just its file name: two files
-    named readout.txt in two folders are two readouts."""
-    digest = hashlib.sha1(readout.path.encode("utf-8")).hexdigest()[:8]
-    return replace(readout, doc_id=f"{readout.doc_id}-{digest}")
-
-
-def _held_elsewhere(readout: Readout, read: Mapping[str, Readout],
-                    stored: Mapping[str, Mapping[str, Any]]) -> bool:
-    """True when another file already holds the id made from this readout's file name: read
-    earlier in this run, or stored from a file that is still there (a stored readout whose
-    file is gone was moved or renamed here: it keeps its id)."""
-    if readout.doc_id in read:
-        return read[readout.doc_id].path != readout.path
-    other = str(stored.get(readout.doc_id, {}).get("path") or "")
-    return bool(other) and other != readout.path and Path(other).exists()
-
-
-def _load_all(
-    files: Sequence[Path], max_bytes: int, stored: Mapping[str, Mapping[str, Any]]
-) -> tuple[list[Readout], list[LoadFailure], set[str]]:
-    """Readouts of every file (first id wins), the failures, and the paths with a failure."""
-    readouts: dict[str, Readout] = {}
-    failures: list[LoadFailure] = []
-    failed_paths: set[str] = set()
-    for path in files:
-        result = load_file(path, max_bytes)
-        failures.extend(result.failures)
-        if result.failures:
-            failed_paths.add(str(path.resolve()))
-        for readout in result.readouts:
-            if readout.id_from_path and _held_elsewhere(readout, readouts, stored):
-                readout = _own_id(readout)
-            first = readouts.get(readout.doc_id)
-            if first is not None:
-                failures.append(LoadFailure(
-                    str(path), f"duplicate id '{readout.doc_id}': already read from {first.path}",
-                    None,
-                ))
-                continue
-            readouts[readout.doc_id] = readout
-    return list(readouts.values()), failures, failed_paths
-
-
-def _plan(
-    paths: Sequence[Path],
-    stored: Mapping[str, Mapping[str, Any]],
-    shard: Shard,
-    max_bytes: int,
-    max_chars: int,
-) -> _Plan:
-    """Load everything (duplicates are only seen whole), keep this share, skip unchanged.
-
-    ``stored``: doc_id -> the committed readout's "hash" and "path" (every share's)."""
-    files, missing = discover(paths)
-    readouts, failures, failed_paths = _load_all(files, max_bytes, stored)
-    mine = [r for r in readouts if shard.owns(r.doc_id)]
-    plan = _Plan(
-        todo=[], unchanged=[], seen={r.doc_id for r in mine}, failed_paths=failed_paths,
-        failed=[f for f in [*missing, *failures] if shard.owns(_failure_key(f))],
-    )
-    for readout in mine:
-        if stored.get(readout.doc_id, {}).get("hash") == readout.content_hash:
-            plan.unchanged.append(readout.doc_id)
-            continue
-        chunks = chunk_readout(readout, max_chars)
-        if len(chunks) > MAX_CHUNKS:
-            plan.failed.append(LoadFailure(
-                readout.path, f"{len(chunks)} chunks, over the limit of {MAX_CHUNKS} per "
-                "readout (one huge line or a whole book?): split it into several readouts",
-                f"id={readout.doc_id}",
-            ))
-            continue
-        plan.todo.append((readout, chunks))
-    return plan
 
 
 def _under(path: str, roots: Sequence[Path]) -> bool:
@@ -193,7 +109,7 @@ def _under(path: str, roots: Sequence[Path]) -> bool:
 
 def _prune(
     store: ReadoutStore,
-    stored: Mapping[str, Mapping[str, Any]],
+    stored: Mapping[str, Committed],
     paths: Sequence[Path],
     shard: Shard,
     seen: set[str],
@@ -202,34 +118,47 @@ def _prune(
     """Remove this share's stored readouts whose file (under ``paths``) no longer has them."""
     roots = [p.resolve() for p in paths]
     gone = [
-        doc_id for doc_id, meta in stored.items()
+        doc_id for doc_id, known in stored.items()
         if shard.owns(doc_id) and doc_id not in seen
-        and _under(meta.get("path", ""), roots) and meta.get("path", "") not in failed_paths
+        and _under(known.path, roots) and known.path not in failed_paths
     ]
     return store.remove_many(gone)
 
 
 class _Counter:
-    """Chunks written so far against chunks to write, for the progress callback."""
+    """The run's tally, passed to the progress callback whenever it moves."""
 
-    def __init__(self, progress: Progress | None, total: int = 0):
-        self.progress, self.total, self.done = progress, total, 0
-        self.advance(0)
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress, self.total = progress, total
+        self.readouts = self.embedded = self.written = 0
+        self.settled: Callable[[], int] = lambda: 0  # unchanged or failed, so far
 
-    def advance(self, n: int) -> None:
-        self.done += n
+    def chunks_embedded(self, n: int) -> None:
+        self.embedded += n
+        self.tell()
+
+    def group_written(self, group: Sequence[WriteItem]) -> None:
+        self.readouts += len(group)
+        self.written += sum(len(chunks) for _, chunks, _ in group)
+        self.tell()
+
+    def tell(self) -> None:
         if self.progress:
-            self.progress(self.done, self.total)
+            done = self.readouts + self.settled()
+            self.total = max(self.total, done)
+            self.progress(Tally(done, self.total, max(self.embedded, self.written),
+                                self.written))
 
 
 def _embedded(
-    todo: Sequence[tuple[Readout, list[Chunk]]],
+    todo: Iterable[tuple[Readout, list[Chunk]]],
     embeddings: ReadoutEmbeddings,
     batch: int,
     on_embedded: Callable[[int], None],
 ) -> Iterator[WriteItem]:
     """Readouts with their chunks' vectors, embedding the chunks of consecutive readouts in
-    full batches (e5 runs markedly faster on full batches than on one readout's few chunks)."""
+    full batches (e5 runs markedly faster on full batches than on one readout's few chunks).
+    It pulls readouts from ``todo`` only as the batches need them."""
     waiting: deque[tuple[Readout, list[Chunk]]] = deque()
     texts: list[str] = []
     vectors: list[list[float]] = []
@@ -298,6 +227,11 @@ def _write_behind(
             pending.result()
 
 
+def _expected(paths: Sequence[Path], shard: Shard) -> int:
+    """Readouts this share should meet: the estimate, cut by the number of shares."""
+    return -(-estimate_readouts(paths) // shard.count)
+
+
 def ingest_paths(
     store: ReadoutStore,
     paths: Sequence[Path],
@@ -308,19 +242,31 @@ def ingest_paths(
     progress: Progress | None = None,
     shard: Shard = WHOLE,
 ) -> IngestReport:
-    """Bring the store in line with the readouts found under ``paths`` (this shard of them)."""
+    """Bring the store in line with the readouts found under ``paths`` (this shard of them).
+
+    Streams: each file is read, chunked, embedded and written in bounded groups before the
+    rest is read, so memory does not grow with the corpus."""
     started = time.perf_counter()
     report = IngestReport(repaired=store.repair(owns=shard.owns))
-    stored = store.committed_hashes()
-    plan = _plan(paths, stored, shard, max_bytes, max_chars)
-    report.unchanged, report.failed = plan.unchanged, plan.failed
-    counter = _Counter(progress, plan.chunks)
+    stored = committed(store.committed_hashes())
+    scan = Scan(stored, shard, max_bytes, max_chars)
+    counter = _Counter(progress, _expected(paths, shard) if progress else 0)
+    counter.settled = lambda: scan.settled
+    counter.tell()
+
+    def written(group: list[WriteItem]) -> None:
+        report.record_writes(group, stored)
+        counter.group_written(group)
+
     batch = store.settings.embed_batch_size
     with store.stamp_every(STAMP_EVERY_S):
-        embedded = _embedded(plan.todo, store.embeddings, batch, counter.advance)
-        _write_behind(store, _groups(embedded), lambda group: report.record_writes(group, stored))
+        embedded = _embedded(scan.todo(paths), store.embeddings, batch,
+                             counter.chunks_embedded)
+        _write_behind(store, _groups(embedded), written)
+        report.unchanged, report.failed = scan.unchanged, scan.failed
         if prune:
-            report.removed = _prune(store, stored, paths, shard, plan.seen, plan.failed_paths)
+            report.removed = _prune(store, stored, paths, shard, scan.seen, scan.failed_paths)
+    counter.tell()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -334,7 +280,7 @@ class _Job:
 
     paths: list[Path]
     share: Shard
-    stored: dict[str, dict[str, str]]  # doc_id -> committed "hash" and "path"
+    stored: dict[str, Committed]
     max_bytes: int
     max_chars: int
     batch: int
@@ -352,7 +298,7 @@ def _exit_with_writer(writer_pid: int) -> None:
 
 
 def _embed_share(job: _Job, out: Any) -> None:
-    """Worker process: plan one share, embed what changed, send it all to the writer."""
+    """Worker process: scan one share, embed what changed, stream it to the writer."""
     threading.Thread(target=_exit_with_writer, args=(job.writer_pid,), daemon=True).start()
     # Each worker gets its part of the cores: several multi-threaded embedders on the same
     # cores only slow each other down.
@@ -360,12 +306,13 @@ def _embed_share(job: _Job, out: Any) -> None:
         os.environ[var] = str(job.threads)
     try:
         embeddings = job.make_embeddings()
-        plan = _plan(job.paths, job.stored, job.share, job.max_bytes, job.max_chars)
-        summary = (plan.unchanged, plan.failed, plan.seen, plan.failed_paths, plan.chunks)
-        out.put(("plan", embeddings.key, *summary))
-        for group in _groups(_embedded(plan.todo, embeddings, job.batch, lambda _n: None)):
-            out.put(("group", group))
-        out.put(("done",))
+        out.put(("start", embeddings.key))
+        scan = Scan(job.stored, job.share, job.max_bytes, job.max_chars)
+        todo = scan.todo(job.paths)
+        for group in _groups(_embedded(todo, embeddings, job.batch, lambda _n: None)):
+            out.put(("group", str(job.share), group, scan.settled))
+        out.put(("done", str(job.share), scan.unchanged, scan.failed, scan.seen,
+                 scan.failed_paths))
     except Exception as exc:  # it must cross the process boundary: the writer reports it
         out.put(("error", f"{exc.__class__.__name__}: {exc}"))
 
@@ -387,58 +334,58 @@ def ingest_parallel(
     progress: Progress | None = None,
     shard: Shard = WHOLE,
 ) -> IngestReport:
-    """Like ``ingest_paths``, with ``workers`` processes that each load and embed one share
+    """Like ``ingest_paths``, with ``workers`` processes that each scan and embed one share
     of ``shard``; this process alone writes, so it is safe on the embedded store too.
 
     ``make_embeddings`` must build the store's embedder (checked: vectors never mix).
     """
     started = time.perf_counter()
     report = IngestReport(repaired=store.repair(owns=shard.owns))
-    stored = store.committed_hashes()
+    stored = committed(store.committed_hashes())
     context = multiprocessing.get_context("spawn")  # no fork of Chroma's threads and handles
     inbox = context.Queue(maxsize=QUEUE_ITEMS)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    procs = []
-    for part in shard.split(workers):
-        job = _Job(
-            list(paths), part,
-            {d: {"hash": m["hash"], "path": str(m.get("path") or "")} for d, m in stored.items()},
-            max_bytes, max_chars, store.settings.embed_batch_size, make_embeddings, threads,
-            os.getpid(),
-        )
-        procs.append(context.Process(target=_embed_share, args=(job, inbox), daemon=True))
+    procs = [
+        context.Process(target=_embed_share, daemon=True, args=(_Job(
+            list(paths), part, stored, max_bytes, max_chars, store.settings.embed_batch_size,
+            make_embeddings, threads, os.getpid(),
+        ), inbox))
+        for part in shard.split(workers)
+    ]
     for proc in procs:
         proc.start()
     seen: set[str] = set()
     failed_paths: set[str] = set()
-    counter = _Counter(progress)
+    settled: dict[str, int] = {}  # share -> readouts it found unchanged or failed so far
+    counter = _Counter(progress, _expected(paths, shard) if progress else 0)
+    counter.settled = lambda: sum(settled.values())
     try:
         with store.stamp_every(STAMP_EVERY_S):
             running = len(procs)
             while running:
                 message = _receive(inbox, procs)
                 kind = message[0]
-                if kind == "plan":
-                    _, key, unchanged, failed, part_seen, part_failed, chunks = message
-                    if key != store.embeddings.key:
-                        raise StoreMismatchError(
-                            f"An ingest worker built the embedder '{key}', the store uses "
-                            f"'{store.embeddings.key}': refusing to mix their vectors."
-                        )
-                    report.unchanged += unchanged
-                    report.failed += failed
-                    seen |= part_seen
-                    failed_paths |= part_failed
-                    counter.total += chunks
-                    counter.advance(0)
-                elif kind == "group":
-                    store.write_readouts(message[1])
-                    report.record_writes(message[1], stored)
-                    counter.advance(sum(len(chunks) for _, chunks, _ in message[1]))
+                if kind == "start" and message[1] != store.embeddings.key:
+                    raise StoreMismatchError(
+                        f"An ingest worker built the embedder '{message[1]}', the store uses "
+                        f"'{store.embeddings.key}': refusing to mix their vectors."
+                    )
+                if kind == "group":
+                    _, part, group, settled[part] = message
+                    store.write_readouts(group)
+                    report.record_writes(group, stored)
+                    counter.group_written(group)
                 elif kind == "error":
                     raise WorkerError(f"An ingest worker failed: {message[1]}")
-                else:
+                elif kind == "done":
+                    _, part, unchanged, failed, part_seen, part_failed = message
+                    report.unchanged += unchanged
+                    report.failed += failed
+                    settled[part] = len(unchanged) + len(failed)
+                    seen |= part_seen
+                    failed_paths |= part_failed
                     running -= 1
+                    counter.tell()
             if prune:
                 report.removed = _prune(store, stored, paths, shard, seen, failed_paths)
     finally:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.pipeline import IngestReport, Progress, ingest_paths
+from ingest.pipeline import IngestReport, Progress, Tally, ingest_paths
 from rag.assistant import Assistant
 from rag.errors import ReadoutsError, StoreError
 
@@ -50,8 +50,8 @@ class IngestJob:
 
     paths: tuple[Path, ...]
     prune: bool = False
-    done: int = 0  # chunks embedded so far
-    total: int = 0  # chunks to embed (0 until the files are read)
+    done: int = 0  # readouts written, found unchanged or failed so far
+    total: int = 0  # readouts expected (0 until the files are counted)
     report: IngestReport | None = None
     error: str | None = None
     finished: threading.Event = field(default_factory=threading.Event)
@@ -60,9 +60,9 @@ class IngestJob:
     def running(self) -> bool:
         return not self.finished.is_set()
 
-    def progress(self, done: int, total: int) -> None:
+    def progress(self, tally: Tally) -> None:
         """The pipeline's progress callback."""
-        self.done, self.total = done, total
+        self.done, self.total = tally.done, tally.total
 
 
 class Ingester:

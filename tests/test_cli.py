@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import re
+import select
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +136,72 @@ def test_bad_dates_are_usage_errors(env: Path, capsys) -> None:
         run(["ask", "Taiwan", "--since", "22/02/2021"])
     assert exc.value.code == 2
     assert "is not a date like 2021-02-22" in capsys.readouterr().err
+
+
+def _bar_counts(terminal: int, proc: subprocess.Popen, until_written: int) -> tuple[int, int]:
+    """Read the progress bar from the pseudo-terminal until ``until_written`` chunks are
+    committed; returns the last (embedded, written) it showed."""
+    shown, counts = "", (0, 0)
+    deadline = time.monotonic() + 600
+    while counts[1] < until_written:
+        assert proc.poll() is None, "the ingest ended before it could be killed"
+        assert time.monotonic() < deadline
+        if select.select([terminal], [], [], 1.0)[0]:
+            shown += os.read(terminal, 65536).decode("utf-8", "replace")
+            found = re.findall(r"embedded=(\d+), written=(\d+)", shown)
+            counts = (int(found[-1][0]), int(found[-1][1])) if found else counts
+    return counts
+
+
+@pytest.mark.slow
+def test_kill_9_during_ingest_then_again_embeds_only_what_was_not_committed(tmp_path) -> None:
+    """A real ``readouts ingest``, killed with SIGKILL once its first group is committed
+    (the next is being embedded or written): the next run embeds exactly the chunks that
+    were not committed, every readout is stored once, and the kill lost at most two write
+    groups of embedding (the one being written and the one being embedded)."""
+    from ingest.pipeline import WRITE_GROUP_CHUNKS
+    from rag.config import Settings
+    from rag.embeddings import build_embeddings
+    from rag.store import ReadoutStore
+    from tests.conftest import corpus_records
+    from tests.test_pipeline import assert_consistent
+
+    records = corpus_records("en", limit=150)
+    data = tmp_path / "data" / "readouts.jsonl"
+    data.parent.mkdir()
+    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    settings = Settings(store_dir=tmp_path / "store", embedder="use-m3", chroma_host=None)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "READOUTS_EMBEDDER": "use-m3",
+           "READOUTS_STORE_DIR": str(settings.store_dir),
+           # every update drawn, on a pseudo-terminal that has no size of its own
+           "TQDM_MININTERVAL": "0", "TQDM_NCOLS": "160", "TQDM_NROWS": "24"}
+    command = [str(Path(sys.executable).parent / "readouts"), "ingest", str(data), "--json"]
+    terminal, bar = pty.openpty()  # a terminal, so that tqdm draws its bar
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=bar)
+    os.close(bar)
+    try:
+        embedded, _ = _bar_counts(terminal, proc, until_written=1)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL
+    finally:
+        os.close(terminal)
+        if proc.poll() is None:
+            proc.kill()
+
+    store = ReadoutStore(settings, build_embeddings("use-m3"))
+    store.repair()
+    committed = store.committed_hashes()
+    kept = sum(int(m["chunks"]) for m in committed.values())
+    assert 0 < len(committed) < len(records)
+    longest = 14  # chunks of the corpus's longest readout
+    assert embedded - kept <= 2 * (WRITE_GROUP_CHUNKS + longest)
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
+    assert sorted(report["unchanged"]) == sorted(committed)
+    assert len(report["added"]) + len(report["unchanged"]) == len(records)
+    assert report["failed"] == []
+    store = ReadoutStore(settings, build_embeddings("use-m3"))
+    total = sum(int(m["chunks"]) for m in store.committed_hashes().values())
+    assert report["chunks_embedded"] == total - kept
+    assert_consistent(store)

@@ -217,7 +217,7 @@ PARALLEL_INGEST = textwrap.dedent("""
         ingest_parallel(store, [Path(sys.argv[2])], workers=2,
                         make_embeddings=functools.partial(SlowHashing, 4, 0.2),
                         max_bytes=2**20, max_chars=120,
-                        progress=lambda done, _: done and print("written", flush=True))
+                        progress=lambda tally: tally.written and print("written", flush=True))
 """)
 
 

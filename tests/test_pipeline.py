@@ -203,3 +203,50 @@ def test_kill_9_at_any_moment_is_repaired_by_the_next_run(tmp_path, delay: float
     assert store.count() == 25
     assert_consistent(store)
 
+
+
+def test_files_stream_through_the_first_readouts_are_written_before_the_last_file_is_read(
+    fake_store, tmp_path, monkeypatch
+) -> None:
+    """Memory does not grow with the corpus: each group is embedded and committed while later
+    files are still unread, so a killed run keeps its early readouts too."""
+    import ingest.pipeline
+    import ingest.scan
+
+    monkeypatch.setattr(ingest.pipeline, "WRITE_GROUP_CHUNKS", 4)
+    folder = tmp_path / "data"
+    for n in range(12):  # one chunk per readout, 16 chunks per embedding batch
+        _jsonl(folder / f"part-{n:02d}.jsonl",
+               [{**_record(i), "date": "2021-03-01"} for i in range(n * 3, n * 3 + 3)])
+    events: list[str] = []
+    real_load = ingest.scan.load_file
+    monkeypatch.setattr(ingest.scan, "load_file",
+                        lambda path, max_bytes: events.append(f"read {path.name}")
+                        or real_load(path, max_bytes))
+    real_write = fake_store.write_readouts
+    monkeypatch.setattr(fake_store, "write_readouts",
+                        lambda items: events.append("write") or real_write(items))
+    report = _ingest(fake_store, folder)
+    assert len(report.added) == 36
+    assert events.index("write") < events.index("read part-11.jsonl")
+    assert_consistent(fake_store)
+
+
+def test_progress_counts_readouts_to_the_total_and_chunks_embedded_then_written(
+    fake_store, tmp_path
+) -> None:
+    from ingest.pipeline import Tally
+
+    data = _jsonl(tmp_path / "data" / "a.jsonl", [_record(i) for i in range(5)])
+    seen: list[Tally] = []
+    ingest_paths(fake_store, [data], max_bytes=MB, max_chars=300, progress=seen.append)
+    assert seen[0] == Tally(0, 5, 0, 0)
+    assert seen[-1].done == seen[-1].total == 5
+    assert seen[-1].embedded == seen[-1].written > 0
+    assert all(t.written <= t.embedded for t in seen)
+    assert [t.done for t in seen] == sorted(t.done for t in seen)
+    again: list[Tally] = []
+    _jsonl(data, [_record(i) for i in range(6)])  # one new readout, five unchanged
+    ingest_paths(fake_store, [data], max_bytes=MB, max_chars=300, progress=again.append)
+    assert again[-1].done == again[-1].total == 6
+    assert again[-1].written == fake_store.committed_hashes()["r5"]["chunks"]
