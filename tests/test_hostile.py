@@ -372,7 +372,10 @@ def _assistant(tmp_path: Path, name: str, hostile: bool, embeddings: ReadoutEmbe
     ] + [{"id": f"filler-{i}", "language": language, "text": text}
          for i, (language, text) in enumerate(FILLERS)]
     write_jsonl(folder / "readouts.jsonl", rows)
-    settings = Settings(store_dir=tmp_path / f"store-{name}", chroma_host=None)
+    # Refusal off: whether planted text steers the citing is the point, and the fitted
+    # answerability of invented countries on a ten-readout store is not.
+    settings = Settings(store_dir=tmp_path / f"store-{name}", chroma_host=None,
+                        refusal_threshold=0.0)
     store = ReadoutStore(settings, embeddings)
     report = ingest_paths(store, [folder], max_bytes=MB, max_chars=300)
     assert report.failed == []
