@@ -143,10 +143,14 @@ def _bar_counts(terminal: int, proc: subprocess.Popen, until_written: int) -> tu
     committed; returns the last (embedded, written) it showed."""
     shown, counts = "", (0, 0)
     deadline = time.monotonic() + 600
+    # poll(), not select(): select() cannot watch a descriptor above 1023, and a long
+    # test session may have that many open by the time this test runs.
+    readable = select.poll()
+    readable.register(terminal, select.POLLIN)
     while counts[1] < until_written:
         assert proc.poll() is None, "the ingest ended before it could be killed"
         assert time.monotonic() < deadline
-        if select.select([terminal], [], [], 1.0)[0]:
+        if readable.poll(1000):
             shown += os.read(terminal, 65536).decode("utf-8", "replace")
             found = re.findall(r"embedded=(\d+), written=(\d+)", shown)
             counts = (int(found[-1][0]), int(found[-1][1])) if found else counts
