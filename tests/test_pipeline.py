@@ -51,7 +51,7 @@ def assert_consistent(store: ReadoutStore) -> None:
     for doc_id, metas in by_doc.items():
         assert {m["hash"] for m in metas} == {committed[doc_id]["hash"]}
         assert sorted(m["index"] for m in metas) == list(range(committed[doc_id]["chunks"]))
-    assert store._docs.get(where={"dirty": True})["ids"] == []
+    assert store.collections.docs.get(where={"dirty": True})["ids"] == []
 
 
 def test_add_then_skip_unchanged_without_embedding(fake_store, tmp_path) -> None:
