@@ -1,9 +1,10 @@
 """The only package that talks to Chroma: readouts, their chunks and a change stamp.
 
 ``schema`` (collection names, metadata, format), ``filters`` (``Filters`` as ``where``),
-``client`` (opening, error messages), ``locks`` (writer lock, generation stamps), ``reads``,
-``writes`` (the crash-safe write protocol and repair), ``migrate`` (older formats), and
-``readout_store`` (``ReadoutStore``, which ties them together).
+``client`` (opening, error messages), ``gate`` (calls and reopening), ``locks`` (writer
+lock, generation stamps), ``reads``, ``writes`` (the crash-safe write protocol and repair),
+``migrate`` (older formats), and ``readout_store`` (``ReadoutStore``, which ties them
+together).
 """
 
 from rag.store.client import open_client

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from rag.errors import StoreError, StoreMismatchError
 from rag.schema import Chunk, Filters, Passage, Readout, ReadoutInfo
 from rag.store import reads, writes
 from rag.store.client import location, open_client, translate
+from rag.store.gate import Gate, chroma_call
 from rag.store.locks import Stamps, writer_lock, writing
 from rag.store.migrate import migrate, needs_migration
 from rag.store.schema import (
@@ -43,75 +44,6 @@ if TYPE_CHECKING:
 
 REPAIR_GRACE_S = 600.0  # server mode: a dirty mark younger than this may be a live write
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class _Gate:
-    """Store calls run together; reopening the client waits for them and runs alone (a call
-    in flight on a closed client would fail). Re-entrant for calls, which nest."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._calls = 0  # threads inside a call
-        self._alone = False
-        self._depth = threading.local()
-
-    def held(self) -> bool:
-        """True inside a call of this thread."""
-        return bool(getattr(self._depth, "n", 0))
-
-    @contextlib.contextmanager
-    def call(self) -> Iterator[None]:
-        depth = getattr(self._depth, "n", 0)
-        if not depth:
-            with self._cond:
-                self._cond.wait_for(lambda: not self._alone)
-                self._calls += 1
-        self._depth.n = depth + 1
-        try:
-            yield
-        finally:
-            self._depth.n = depth
-            if not depth:
-                with self._cond:
-                    self._calls -= 1
-                    self._cond.notify_all()
-
-    @contextlib.contextmanager
-    def alone(self) -> Iterator[None]:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._alone)
-            self._alone = True
-            self._cond.wait_for(lambda: not self._calls)
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._alone = False
-                self._cond.notify_all()
-
-
-def _chroma_call(
-    method: Callable[Concatenate[ReadoutStore, P], R],
-) -> Callable[Concatenate[ReadoutStore, P], R]:
-    """Chroma and connection failures of a store method become a ``StoreError`` that says
-    where and what to do, rather than a traceback from httpx or Chroma."""
-
-    def call(store: ReadoutStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            with store._gate.call():
-                return method(store, *args, **kwargs)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise store._translate(exc) from exc
-
-    call.__name__, call.__qualname__ = method.__name__, method.__qualname__
-    call.__doc__ = method.__doc__
-    return call
-
-
 class ReadoutStore:
     """Readouts and their embedded chunks in Chroma, for one embedder."""
 
@@ -125,7 +57,7 @@ class ReadoutStore:
         self.client: ClientAPI = client if client is not None else open_client(settings)
         self.names = Names.of(embeddings.key)
         self.prefix = self.names.prefix
-        self._gate = _Gate()
+        self._gate = Gate()
         self._write_lock = threading.RLock()
         self._probe = probe_string(embeddings.embed_query(PROBE_TEXT))
         self._meta: Meta = {"embedder": embeddings.key, "format": FORMAT_VERSION,
@@ -214,7 +146,7 @@ class ReadoutStore:
 
     # ---- reading -------------------------------------------------------------------------
 
-    @_chroma_call
+    @chroma_call
     def generation(self) -> str:
         """A stamp that changes whenever a readout is committed or removed."""
         return self.stamps.read()
@@ -254,12 +186,12 @@ class ReadoutStore:
         """Number of committed readouts."""
         return len(self.committed_hashes())
 
-    @_chroma_call
+    @chroma_call
     def is_empty(self) -> bool:
         """True when no readout was ever started here (cheap: no scan)."""
         return self.collections.docs.count() == 0
 
-    @_chroma_call
+    @chroma_call
     def other_embedders(self) -> list[str]:
         """Embedder keys that have readouts in this store but are not the current one."""
         keys = []
@@ -269,7 +201,7 @@ class ReadoutStore:
                 keys.append(name.removeprefix("readouts-").removesuffix("-docs"))
         return keys
 
-    @_chroma_call
+    @chroma_call
     def committed_hashes(self) -> dict[str, Meta]:
         """doc_id -> metadata of every committed readout (no text): drives skip-unchanged."""
         return reads.committed_hashes(self.collections.docs)
@@ -279,19 +211,19 @@ class ReadoutStore:
         infos = [info(m) for m in self.committed_hashes().values()]
         return sorted(infos, key=lambda i: (i.date or "", i.doc_id))
 
-    @_chroma_call
+    @chroma_call
     def get_readout(self, doc_id: str) -> Readout | None:
         """A committed readout with its full text, or None."""
         found = reads.readout_record(self.collections.docs, doc_id)
         return readout(doc_id, *found) if found else None
 
-    @_chroma_call
+    @chroma_call
     def dense_search(self, vector: list[float], k: int, filters: Filters) -> list[Passage]:
         """Top-k committed chunks by cosine similarity, restricted by ``filters``."""
         passages, _ = reads.dense(self.collections, vector, k, filters, with_vectors=False)
         return passages
 
-    @_chroma_call
+    @chroma_call
     def dense_vectors(
         self, vector: list[float], k: int, filters: Filters, within: Sequence[str] | None = None
     ) -> list[tuple[Passage, np.ndarray]]:
@@ -305,13 +237,13 @@ class ReadoutStore:
                                         with_vectors=True, within=within)
         return [(p, vectors[p.chunk_id]) for p in passages]
 
-    @_chroma_call
+    @chroma_call
     def language_centroids(self) -> dict[str, np.ndarray]:
         """Mean chunk vector per language: the part of a vector that says "French", not what
         the passage says. Subtracting it lets a question find passages in other languages."""
         return reads.language_centroids(self.collections)
 
-    @_chroma_call
+    @chroma_call
     def passage_vectors(
         self, chunks: Sequence[tuple[str, str]]
     ) -> list[tuple[Passage, np.ndarray]]:
@@ -339,7 +271,7 @@ class ReadoutStore:
         with writer_lock(self.settings):
             yield
 
-    @_chroma_call
+    @chroma_call
     def reset(self) -> None:
         """Drop this embedder's collections and start empty (``ingest --rebuild``)."""
         with self._write_lock:
@@ -366,7 +298,7 @@ class ReadoutStore:
         finally:
             self.stamps.stop()
 
-    @_chroma_call
+    @chroma_call
     def _flush_stamp(self) -> None:
         self.stamps.flush()
 
@@ -375,7 +307,7 @@ class ReadoutStore:
         vectors = self.embeddings.embed_documents([c.embed_text for c in chunks])
         self.write_readouts([(readout, chunks, vectors)])
 
-    @_chroma_call
+    @chroma_call
     def write_readouts(self, items: Sequence[WriteItem]) -> None:
         """Add or replace readouts with their chunks' vectors; safe to kill at any point
         (see ``rag.store.writes``)."""
@@ -386,14 +318,14 @@ class ReadoutStore:
         """Remove a readout and its chunks; False if it was not stored."""
         return bool(self.remove_many([doc_id]))
 
-    @_chroma_call
+    @chroma_call
     def remove_many(self, doc_ids: Sequence[str]) -> list[str]:
         """Remove readouts and their chunks (a few calls for all); returns those that were
         stored."""
         with self._write_lock:
             return writes.remove_many(self.collections, self.stamps, doc_ids)
 
-    @_chroma_call
+    @chroma_call
     def repair(self, owns: Callable[[str], bool] | None = None) -> int:
         """Finish or undo what an interrupted run left; returns how many readouts it fixed.
 
