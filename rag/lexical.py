@@ -18,12 +18,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import bm25s
 import numpy as np
 
 from rag.schema import Filters
+from rag.stems import KnownStems
 from rag.store import ReadoutStore
 from rag.tokenize import tokens
 
@@ -111,6 +112,11 @@ class _Snapshot:
     bm25: bm25s.BM25 | None
     rows: _Rows
     centroids: dict[str, np.ndarray]  # per language, see store.language_centroids
+
+    @functools.cached_property
+    def known(self) -> KnownStems:
+        """The vocabulary's stems, computed on the first question that needs them."""
+        return KnownStems(self.bm25.vocab_dict if self.bm25 is not None else ())
 
 
 _NONE = _Column([], np.empty(0, dtype=np.int32))
@@ -252,10 +258,10 @@ class LexicalIndex:
         return [names_of[code] for code in found.tolist()]
 
     def unknown(self, words: Sequence[str]) -> tuple[str, ...]:
-        """The ``words`` (BM25 tokens) that no stored chunk contains, as of the last ``sync``."""
-        bm25 = self._snap.bm25
-        vocab = bm25.vocab_dict if bm25 is not None else {}
-        return tuple(w for w in words if w not in vocab)
+        """The ``words`` (BM25 tokens) that no stored chunk contains in any inflection, as of
+        the last ``sync`` (``rag.stems``)."""
+        known = self._snap.known
+        return tuple(w for w in words if not known.knows(w))
 
     def search(self, question: str, k: int, filters: Filters) -> list[LexicalHit]:
         """The best k chunks by BM25 (as of the last ``sync``), best first; empty if no term
@@ -329,13 +335,13 @@ class LexicalIndex:
         try:
             if snap.bm25 is not None:
                 snap.bm25.save(str(tmp / "bm25"))
-            np.savez(
-                tmp / "rows.npz", dates=rows.dates,
-                doc_codes=rows.doc_ids.codes, language_codes=rows.languages.codes,
-                source_codes=rows.sources.codes,
+            arrays: dict[str, Any] = {
+                "dates": rows.dates, "doc_codes": rows.doc_ids.codes,
+                "language_codes": rows.languages.codes, "source_codes": rows.sources.codes,
                 **{f"c_{c}": r for c, r in rows.countries.items()},
                 **{f"l_{lang}": v for lang, v in snap.centroids.items()},
-            )
+            }
+            np.savez(tmp / "rows.npz", **arrays)
             (tmp / "rows.json").write_text(json.dumps({
                 "chunk_ids": rows.chunk_ids, "doc_ids": rows.doc_ids.names,
                 "languages": rows.languages.names, "sources": rows.sources.names,
