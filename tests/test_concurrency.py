@@ -114,7 +114,18 @@ KILLED_INGEST = textwrap.dedent("""
     collections = store.collections  # the stamps share this object
     collections.docs = KillAt(collections.docs, "docs")
     collections.state = KillAt(collections.state, "state")
-    collections.chunks = KillAt(collections.chunks, "chunks")
+    # every language's vectors collection is "chunks", those created during the run too
+    for code, collection in list(collections.languages.items()):
+        collections.languages[code] = KillAt(collection, "chunks")
+    for_language = collections.for_language
+
+    def wrapped(code):
+        collection = for_language(code)
+        if not isinstance(collection, KillAt):
+            collection = collections.languages[code] = KillAt(collection, "chunks")
+        return collection
+
+    collections.for_language = wrapped
     ingest_paths(store, [Path(data)], max_bytes=2**20, max_chars=120, prune=prune == "prune")
     sys.exit(3)  # the kill point was never reached
 """)
@@ -638,7 +649,7 @@ def test_a_store_of_an_older_format_needs_rebuild_and_gets_it(cli_env, tmp_path,
     settings = _settings(tmp_path)
     store = ReadoutStore(settings, HashingEmbeddings())
     _ingest(store, cli_env)
-    store.chunks.modify(metadata={"format": "0"})
+    store.collections.docs.modify(metadata={"format": "0"})
     assert cli.main(["ingest", str(cli_env)]) == cli.ERROR
     assert "readouts ingest --rebuild" in capsys.readouterr().err
     assert cli.main(["ingest", "--rebuild", "--json", str(cli_env)]) == cli.OK

@@ -19,6 +19,7 @@ from ingest.pipeline import ingest_paths
 from rag.config import Settings
 from rag.store import ReadoutStore
 from tests.fakes import HashingEmbeddings
+from tests.support import chunk_rows
 
 MB = 2**20
 PROJECT = Path(__file__).resolve().parents[1]
@@ -43,7 +44,7 @@ def _jsonl(path: Path, records: list[dict]) -> Path:
 def assert_consistent(store: ReadoutStore) -> None:
     """Every committed readout has exactly its chunks; no orphan, stale or duplicate chunk."""
     committed = store.committed_hashes()
-    rows = store.chunks.get(include=["metadatas"])
+    rows = chunk_rows(store, include=["metadatas"])
     by_doc: dict[str, list[dict]] = {}
     for meta in rows["metadatas"]:
         by_doc.setdefault(meta["doc_id"], []).append(meta)

@@ -267,9 +267,10 @@ def test_a_format_1_store_on_the_server_is_migrated_in_place(server, key, tmp_pa
     store = ReadoutStore(settings, embeddings)
     assert embeddings.calls == 0
     names = {c.name for c in store.client.list_collections() if c.name.startswith(store.prefix)}
-    assert names == {f"{store.prefix}-{s}" for s in ("vectors", "docs", "state")}
-    assert store.chunks.configuration["hnsw"]["space"] == "cosine"
-    assert store.chunks.count() == total
+    assert names == {f"{store.prefix}-{s}" for s in ("vectors-en", "vectors-fr", "docs", "state")}
+    assert {c.configuration["hnsw"]["space"] for c in store.vector_collections.values()} == {
+        "cosine"}
+    assert sum(c.count() for c in store.vector_collections.values()) == total
     for r in readouts:
         vector = embeddings.embed_query(r.text[:100])
         [top] = store.dense_search(vector, 1, Filters(languages=(r.language,)))

@@ -44,12 +44,22 @@ def test_a_format_1_store_is_migrated_without_embedding_anything_again(
     store = ReadoutStore(settings, embeddings)
     assert embeddings.calls == 0  # no passage embedded: vectors were copied
     names = sorted(c.name for c in store.client.list_collections())
-    assert names == sorted(f"readouts-fake-hash-{s}" for s in ("docs", "state", "vectors"))
-    assert store.chunks.configuration["hnsw"]["space"] == "cosine"
-    got = store.chunks.get(include=["embeddings"])
-    assert sorted(got["ids"]) == sorted(old_vectors)
-    for cid, vector in zip(got["ids"], got["embeddings"], strict=True):
-        assert np.allclose(vector, old_vectors[cid], atol=1e-6)  # float32 copy, renormalised
+    assert names == sorted(f"readouts-fake-hash-{s}" for s in (
+        "docs", "state", "vectors-en", "vectors-fr", "vectors-zh"))
+    language_of = {r.doc_id: r.language for r in READOUTS}
+    copied: list[str] = []
+    for code, collection in store.vector_collections.items():  # each in its language's
+        assert collection.configuration["hnsw"]["space"] == "cosine"
+        got = collection.get(include=["embeddings", "metadatas"])
+        assert {language_of[m["doc_id"]] for m in got["metadatas"]} == {code}
+        assert {m["language"] for m in got["metadatas"]} == {code}
+        for cid, vector in zip(got["ids"], got["embeddings"], strict=True):
+            assert np.allclose(vector, old_vectors[cid], atol=1e-6)  # float32 copy
+        copied += got["ids"]
+    assert sorted(copied) == sorted(old_vectors)  # each vector once
+    meta = store.collections.docs.metadata
+    assert (meta["format"], meta["embedder"]) == ("2", "fake-hash")
+    assert not [k for k in meta if k.startswith("hnsw:")]
     for readout in READOUTS:  # every readout answerable, in its language too
         assert store.get_readout(readout.doc_id) == readout
         vector = embeddings.embed_query(readout.text[:200])
@@ -59,7 +69,7 @@ def test_a_format_1_store_is_migrated_without_embedding_anything_again(
     assert embeddings.calls == 0
     assert_consistent(store, settings.store_dir)
     again = ReadoutStore(settings, embeddings)  # opening again finds nothing to migrate
-    assert again.chunks.count() == total
+    assert sum(c.count() for c in again.vector_collections.values()) == total
 
 
 def test_an_interrupted_migration_is_finished_by_the_next_open(
@@ -83,7 +93,7 @@ def test_an_interrupted_migration_is_finished_by_the_next_open(
     names = {c.name for c in open_client(settings).list_collections()}
     assert "readouts-fake-hash-chunks" in names  # not finished: still there
     store = ReadoutStore(settings, HashingEmbeddings())
-    assert store.chunks.count() == total
+    assert sum(c.count() for c in store.vector_collections.values()) == total
     assert_consistent(store, settings.store_dir)
 
 
@@ -94,7 +104,7 @@ def test_a_format_1_store_of_another_model_is_refused_not_copied(settings: Setti
     rebuilt = ReadoutStore(settings, HashingEmbeddings(), rebuild=True)
     assert rebuilt.is_empty()
     assert sorted(c.name for c in rebuilt.client.list_collections()) == sorted(
-        f"readouts-fake-hash-{s}" for s in ("docs", "state", "vectors"))
+        f"readouts-fake-hash-{s}" for s in ("docs", "state"))
 
 
 def test_an_older_format_than_1_is_refused(settings: Settings) -> None:

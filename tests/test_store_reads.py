@@ -6,12 +6,14 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from chromadb.api.models.Collection import Collection
 
 from rag.config import Settings
 from rag.lexical import LexicalIndex
 from rag.schema import Filters, Readout
 from rag.store import ReadoutStore
 from tests.samples import EG, KG, US, ask, put
+from tests.support import chunk_rows
 
 
 def test_dense_search_returns_exact_passages(fake_store: ReadoutStore) -> None:
@@ -104,7 +106,69 @@ def test_language_centroids_are_each_languages_mean_vector(fake_store: ReadoutSt
     put(fake_store, KG, EG, US)
     centroids = fake_store.language_centroids()
     assert set(centroids) == {"en", "fr"}
-    got = fake_store.chunks.get(include=["metadatas", "embeddings"])
+    got = chunk_rows(fake_store, include=["metadatas", "embeddings"])
     english = [v for v, m in zip(got["embeddings"], got["metadatas"], strict=True)
                if m["language"] == "en"]
     assert np.allclose(centroids["en"], np.mean(english, axis=0), atol=1e-6)
+
+
+def _queries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
+    """Every Chroma query from now on, as (collection name, where clause)."""
+    seen: list[tuple[str, object]] = []
+    query = Collection.query
+
+    def spy(self: Collection, *args: object, **kwargs: object) -> object:
+        seen.append((self.name, kwargs.get("where")))
+        return query(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Collection, "query", spy)
+    return seen
+
+
+def test_a_language_filter_searches_only_that_languages_collection(
+    fake_store: ReadoutStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(fake_store, KG, EG, US)
+    seen = _queries(monkeypatch)
+    found = ask(fake_store, "Xi Jinping", Filters(languages=("fr",)), k=10)
+    assert {p.doc_id for p in found} == {"xi-sisi"}
+    assert seen == [("readouts-fake-hash-vectors-fr", None)]  # no where clause at all
+    seen.clear()
+    found = ask(fake_store, "Xi Jinping", Filters(languages=("en",), sources=("Xinhua",)), k=10)
+    assert {p.doc_id for p in found} == {"xi-japarov"}
+    assert {name for name, _ in seen} == {"readouts-fake-hash-vectors-en"}
+    assert all("language" not in str(where) for _, where in seen)
+    seen.clear()
+    assert ask(fake_store, "Xi Jinping", Filters(languages=("de",)), k=10) == []
+    assert seen == []  # no German collection: nothing to ask
+
+
+def test_an_unfiltered_search_merges_every_language_by_distance(
+    fake_store: ReadoutStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(fake_store, KG, EG, US)
+    vector = fake_store.embeddings.embed_query("Xi Jinping Kyrgyzstan Egypt")
+    per_language = [p for code in ("en", "fr")
+                    for p in fake_store.dense_search(vector, 10, Filters(languages=(code,)))]
+    seen = _queries(monkeypatch)
+    merged = fake_store.dense_search(vector, 2, Filters())
+    assert sorted(name for name, _ in seen) == [
+        "readouts-fake-hash-vectors-en", "readouts-fake-hash-vectors-fr"]
+    best = sorted(per_language, key=lambda p: -p.score)[:2]
+    assert [p.chunk_id for p in merged] == [p.chunk_id for p in best]
+    assert [p.score for p in merged] == sorted((p.score for p in merged), reverse=True)
+    everything = fake_store.dense_search(vector, 10, Filters())
+    assert {p.language for p in everything} == {"en", "fr"}
+
+
+def test_ids_within_several_languages_are_asked_of_each(fake_store: ReadoutStore) -> None:
+    put(fake_store, KG, EG, US)
+    ids = [cid for cid, _, _ in fake_store.iter_chunks()]
+    vector = fake_store.embeddings.embed_query("Xi Jinping")
+    found = fake_store.dense_vectors(vector, 10, Filters(), within=ids)
+    assert sorted(p.chunk_id for p, _ in found) == sorted(ids)
+    french = [cid for cid in ids if cid.startswith("xi-sisi")]
+    assert [p.chunk_id for p, _ in fake_store.dense_vectors(vector, 10, Filters(),
+                                                           within=french)] == french
+    assert fake_store.dense_vectors(vector, 10, Filters(), within=[]) == []
+

@@ -2,10 +2,11 @@
 
 Format 1 kept every chunk twice: in ``<prefix>-chunks`` (with the readout's fields and the
 embedded text) and again in ``<prefix>-lang-<code>``. Its vectors, ids and filter metadata
-are copied into ``<prefix>-vectors``, then the old collections are dropped. The old chunks
-collection goes last but one: while it exists the migration is unfinished and the next open
-starts it again (upserts of the same ids are idempotent), so a kill never leaves a store
-half-read. Readout records and the generation stamp are kept as they are.
+are copied once, each into its language's ``<prefix>-vectors-<code>``; the docs collection
+takes the format and probe; then the old collections are dropped. The old chunks collection
+goes last but one: while it exists the migration is unfinished and the next open starts it
+again (upserts of the same ids are idempotent), so a kill never leaves a store half-read.
+Readout records and the generation stamp are kept as they are.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from rag.store.reads import pages
 from rag.store.schema import (
     Meta,
     Names,
-    chunk_space,
     collection_names,
+    language_collection,
     same_probe,
     slim_chunk_meta,
 )
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 LEGACY_FORMAT = "1"
 
@@ -41,7 +43,7 @@ def needs_migration(client: ClientAPI, names: Names) -> bool:
 def migrate(client: ClientAPI, names: Names, meta: Meta, where: str) -> int:
     """Move a format-1 store to this format; returns how many chunk rows were copied.
 
-    ``meta`` is the new vectors collection's metadata (its probe: the current model's);
+    ``meta`` is the store's metadata (format, embedder, probe: the current model's);
     ``where`` names the store in messages. A format-1 store of another model, or a store of
     an unknown format, is refused rather than copied.
     """
@@ -49,17 +51,28 @@ def migrate(client: ClientAPI, names: Names, meta: Meta, where: str) -> int:
     if names.legacy_chunks in collection_names(client):
         old = client.get_collection(names.legacy_chunks, embedding_function=None)
         check_legacy(dict(old.metadata or {}), str(meta["probe"]), where)
-        new = client.get_or_create_collection(
-            names.vectors, configuration=chunk_space(), metadata=meta, embedding_function=None
-        )
+        new: dict[str, Collection] = {}
         for got in pages(old.get, include=["metadatas", "embeddings"]):
             if not got["ids"]:
                 continue
-            new.upsert(
-                ids=got["ids"], embeddings=np.asarray(got["embeddings"], dtype=np.float32),
-                metadatas=[slim_chunk_meta(dict(m)) for m in got["metadatas"] or []],
-            )
+            by_language: dict[str, list[int]] = {}
+            for i, m in enumerate(got["metadatas"] or []):
+                by_language.setdefault(str(m["language"]), []).append(i)
+            rows = np.asarray(got["embeddings"], dtype=np.float32)
+            metas = got["metadatas"] or []
+            for language, picked in sorted(by_language.items()):
+                if language not in new:
+                    new[language] = language_collection(client, names, meta, language)
+                new[language].upsert(
+                    ids=[got["ids"][i] for i in picked], embeddings=rows[picked],
+                    metadatas=[slim_chunk_meta(dict(metas[i])) for i in picked],
+                )
             copied += len(got["ids"])
+        docs = client.get_or_create_collection(names.docs, metadata=meta,
+                                               embedding_function=None)
+        kept = {k: v for k, v in (docs.metadata or {}).items()
+                if not k.startswith("hnsw:") and k != "by_language"}
+        docs.modify(metadata={**kept, **meta})
         client.delete_collection(names.legacy_chunks)
     for name in names.legacy_languages(collection_names(client)):
         with contextlib.suppress(Exception):  # another process dropped it first

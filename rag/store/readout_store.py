@@ -31,6 +31,7 @@ from rag.store.schema import (
     Names,
     collection_names,
     info,
+    language_collections,
     open_collections,
     probe_string,
     readout,
@@ -74,9 +75,10 @@ class ReadoutStore:
         return location(self.settings)
 
     @property
-    def chunks(self) -> Collection:
-        """The Chroma collection of chunk vectors (one row per chunk)."""
-        return self.collections.chunks
+    def vector_collections(self) -> dict[str, Collection]:
+        """language code -> the Chroma collection of that language's chunk vectors (one row
+        per chunk), as this process knows them."""
+        return dict(self.collections.languages)
 
     @property
     def writer_id(self) -> str:
@@ -85,7 +87,9 @@ class ReadoutStore:
     def _drop_collections(self) -> None:
         found = collection_names(self.client)
         legacy = [self.names.legacy_chunks, *self.names.legacy_languages(found)]
-        for name in [self.names.vectors, self.names.docs, self.names.state, *legacy]:
+        languages = language_collections(self.client, self.names, self.embeddings.key)
+        for name in [*languages.values(), self.names.single_vectors, self.names.docs,
+                     self.names.state, *legacy]:
             if name in found:
                 with contextlib.suppress(Exception):  # dropped by another process first
                     self.client.delete_collection(name)
@@ -95,12 +99,18 @@ class ReadoutStore:
             if needs_migration(self.client, self.names):
                 with writing(self.settings):
                     migrate(self.client, self.names, self._meta, self.location)
+            if self.names.single_vectors in collection_names(self.client):
+                raise StoreMismatchError(
+                    f"The store at {self.location} was written by an unreleased version of "
+                    "Readouts (all languages in one vectors collection). Rebuild it: "
+                    "readouts ingest --rebuild data/"
+                )
             collections = open_collections(self.client, self.names, self._meta)
         except StoreError:
             raise
         except Exception as exc:
             raise StoreError(f"Cannot open the Readouts collections: {exc}") from exc
-        self._check_format(collections.chunks)
+        self._check_format(collections.docs)
         return collections
 
     def _reopen(self) -> None:
@@ -108,10 +118,11 @@ class ReadoutStore:
         self.stamps.collections = self.collections
         self.stamps.opened()
 
-    def _check_format(self, chunks: Collection) -> None:
-        """Refuse a collection of another format, or one whose vectors another model made
-        under the same name (a changed model file, a renamed folder): never mix vectors."""
-        meta = dict(chunks.metadata or {})
+    def _check_format(self, docs: Collection) -> None:
+        """Refuse a store of another format, or one whose vectors another model made under
+        the same name (a changed model file, a renamed folder): never mix vectors. Both are
+        kept on the docs collection, the one that always exists."""
+        meta = dict(docs.metadata or {})
         found = meta.get("format")
         if found != FORMAT_VERSION:
             raise StoreMismatchError(
@@ -122,7 +133,7 @@ class ReadoutStore:
         stored = meta.get("probe")
         if stored is None:  # written before probes were kept: adopt this model's probe
             kept = {k: v for k, v in meta.items() if not k.startswith("hnsw:")}
-            chunks.modify(metadata={**kept, "probe": self._probe})
+            docs.modify(metadata={**kept, "probe": self._probe})
         elif not same_probe(str(stored), self._probe):
             raise StoreMismatchError(
                 f"The vectors in the store at {self.location} were made by a different model "
@@ -164,6 +175,10 @@ class ReadoutStore:
         """
         current = self.generation()
         stamps = self.stamps
+        if ((self.settings.server_mode or not self._own_client) and not self._gate.held()
+                and current != stamps.seen):  # no reopening here: look for new languages
+            self._refresh_languages()  # (a language that another process wrote first)
+            stamps.seen = current
         if (self.settings.server_mode or not self._own_client or self._gate.held()
                 or (current == stamps.seen and not stamps.stale)):
             return current
@@ -187,6 +202,10 @@ class ReadoutStore:
         return len(self.committed_hashes())
 
     @chroma_call
+    def _refresh_languages(self) -> None:
+        self.collections.refresh()
+
+    @chroma_call
     def is_empty(self) -> bool:
         """True when no readout was ever started here (cheap: no scan)."""
         return self.collections.docs.count() == 0
@@ -195,8 +214,10 @@ class ReadoutStore:
     def other_embedders(self) -> list[str]:
         """Embedder keys that have readouts in this store but are not the current one."""
         keys = []
-        for name in collection_names(self.client):
+        for c in self.client.list_collections():
+            name = c.name
             if (name.endswith("-docs") and name != self.names.docs
+                    and "language" not in (c.metadata or {})  # a language coded "docs"
                     and self.client.get_collection(name, embedding_function=None).count()):
                 keys.append(name.removeprefix("readouts-").removesuffix("-docs"))
         return keys
@@ -250,7 +271,7 @@ class ReadoutStore:
         """Committed chunks given as (chunk_id, language), in the order given, with their
         stored vectors, so that candidates found by another retriever (BM25) can be scored
         densely too; unknown or stale ones are dropped."""
-        return reads.passage_vectors(self.collections, [cid for cid, _ in chunks])
+        return reads.passage_vectors(self.collections, chunks)
 
     def iter_chunks(self) -> Iterator[tuple[str, str, Meta]]:
         """Every committed chunk as (chunk_id, exact text, its readout's metadata updated with

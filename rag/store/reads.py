@@ -8,6 +8,7 @@ hash of its readout, so a write in progress (or killed) never shows half a reado
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -69,7 +70,8 @@ def nearest(
     chunks: Collection, vector: Sequence[float], k: int, filters: Filters, with_vectors: bool,
     within: Sequence[str] | None = None,
 ) -> list[Hit]:
-    """The k nearest chunks that pass ``filters`` (or among the ids ``within``).
+    """The k nearest chunks of one collection that pass ``filters`` (or among the ids
+    ``within``, which must all be in it).
 
     Chroma evaluates a broad metadata filter row by row on each query (measured: ~100 ms per
     query at 46k chunks, against ~10 ms unfiltered), so a broad filter asks the HNSW index,
@@ -138,40 +140,69 @@ def dense(
     cols: Collections, vector: Sequence[float], k: int, filters: Filters, with_vectors: bool,
     within: Sequence[str] | None = None,
 ) -> tuple[list[Passage], dict[str, np.ndarray]]:
-    """Top-k committed passages by cosine, and their vectors when asked."""
-    hits = nearest(cols.chunks, vector, k, filters, with_vectors, within)
+    """Top-k committed passages by cosine, and their vectors when asked.
+
+    Languages pick collections, never a ``where`` clause: the named languages' collections,
+    or every one merged by distance. ``within``: asked of each of those collections (a
+    collection fails on an id it lacks, so with several the ids are first sorted out)."""
+    scoped = cols.scope(filters.languages)
+    rest = replace(filters, languages=())
+    hits: list[Hit] = []
+    for collection in scoped:
+        ids = within
+        if within is not None and len(scoped) > 1:
+            ids = collection.get(ids=list(within), include=[])["ids"] if within else []
+            if not ids:
+                continue
+        hits += nearest(collection, vector, k, rest, with_vectors, ids)
+    hits = sorted(hits, key=lambda hit: hit[1])[:k]
     spans = [(cid, int(m["start"]), int(m["end"]), 1.0 - d) for cid, d, m, _ in hits]
     found = {cid: np.asarray(v, dtype=np.float32) for cid, _, _, v in hits if v is not None}
     return cut_from_texts(cols.docs, spans), found
 
 
 def passage_vectors(
-    cols: Collections, chunk_ids: Sequence[str]
+    cols: Collections, chunks: Sequence[tuple[str, str]]
 ) -> list[tuple[Passage, np.ndarray]]:
-    """Committed chunks, in the order given, with their stored vectors; unknown or stale
-    ones are dropped."""
-    if not chunk_ids:
+    """Committed chunks given as (chunk_id, language), in the order given, with their stored
+    vectors; unknown or stale ones are dropped. Each is looked for in its language's
+    collection, then (if not there: its readout changed language) in the others."""
+    if not chunks:
         return []
-    got = cols.chunks.get(ids=list(chunk_ids), include=["metadatas", "embeddings"])
-    metas: dict[str, Meta] = {cid: dict(m) for cid, m in
-                              zip(got["ids"], got["metadatas"] or [], strict=True)}
-    stored = {cid: np.asarray(v, dtype=np.float32)
-              for cid, v in zip(got["ids"], _rows(got["embeddings"]), strict=True)}
+    metas: dict[str, Meta] = {}
+    stored: dict[str, np.ndarray] = {}
+
+    def read(collection: Collection, ids: list[str]) -> None:
+        got = collection.get(ids=ids, include=["metadatas", "embeddings"])
+        metas.update((cid, dict(m)) for cid, m in
+                     zip(got["ids"], got["metadatas"] or [], strict=True))
+        stored.update((cid, np.asarray(v, dtype=np.float32))
+                      for cid, v in zip(got["ids"], _rows(got["embeddings"]), strict=True))
+
+    by_language: dict[str, list[str]] = {}
+    for cid, language in chunks:
+        by_language.setdefault(language, []).append(cid)
+    known = dict(cols.languages)
+    for language, ids in by_language.items():
+        if language in known:
+            read(known[language], ids)
+    missing = [cid for cid, _ in chunks if cid not in metas]
+    for language, collection in sorted(known.items()):
+        if missing and language not in by_language:
+            read(collection, missing)
+            missing = [cid for cid in missing if cid not in metas]
     spans = [(cid, int(metas[cid]["start"]), int(metas[cid]["end"]), 0.0)
-             for cid in chunk_ids if cid in metas]
+             for cid, _ in chunks if cid in metas]
     return [(p, stored[p.chunk_id]) for p in cut_from_texts(cols.docs, spans)]
 
 
 def language_centroids(cols: Collections) -> dict[str, np.ndarray]:
-    """Mean chunk vector per language, from at most ``CENTROID_SAMPLE`` chunks of each, read
-    in pages spread over its rows so that the cost stays flat as the store grows (reading
-    every vector took 137 s and 2 GB at 161k chunks)."""
-    per_language: dict[str, int] = {}
-    for meta in committed_hashes(cols.docs).values():
-        language = str(meta["language"])
-        per_language[language] = per_language.get(language, 0) + int(meta.get("chunks", 0))
+    """Mean chunk vector per language, from at most ``CENTROID_SAMPLE`` chunks of its
+    collection, read in pages spread over its rows so that the cost stays flat as the store
+    grows (reading every vector took 137 s and 2 GB at 161k chunks)."""
     out: dict[str, np.ndarray] = {}
-    for language, total in sorted(per_language.items()):
+    for language, collection in sorted(dict(cols.languages).items()):
+        total = collection.count()
         offsets = (
             range(0, total, CENTROID_PAGE) if total <= CENTROID_SAMPLE else
             np.linspace(0, total - CENTROID_PAGE, CENTROID_SAMPLE // CENTROID_PAGE).astype(int)
@@ -179,9 +210,8 @@ def language_centroids(cols: Collections) -> dict[str, np.ndarray]:
         found = [
             np.asarray(v, dtype=np.float64)
             for offset in offsets
-            for v in _rows(cols.chunks.get(where={"language": language}, limit=CENTROID_PAGE,
-                                           offset=int(offset), include=["embeddings"])
-                           ["embeddings"])
+            for v in _rows(collection.get(limit=CENTROID_PAGE, offset=int(offset),
+                                          include=["embeddings"])["embeddings"])
         ]
         if found:
             out[language] = np.mean(found, axis=0).astype(np.float32)
@@ -190,8 +220,14 @@ def language_centroids(cols: Collections) -> dict[str, np.ndarray]:
 
 def iter_chunks(cols: Collections) -> Iterator[tuple[str, str, Meta]]:
     """Every committed chunk as (chunk_id, exact text, its readout's metadata updated with
-    its own), page by page."""
-    for got in pages(cols.chunks.get, include=["metadatas"]):
+    its own), language by language, page by page."""
+    for collection in cols.vectors():
+        yield from _committed_chunks(cols, collection)
+
+
+def _committed_chunks(cols: Collections, collection: Collection
+                      ) -> Iterator[tuple[str, str, Meta]]:
+    for got in pages(collection.get, include=["metadatas"]):
         metas: list[Meta] = [dict(m) for m in got["metadatas"] or []]
         doc_ids = sorted({str(m["doc_id"]) for m in metas})
         if not doc_ids:

@@ -1,17 +1,25 @@
 """What the store keeps and where: collection names, the format, the metadata of each row.
 
-Per embedder (so that vectors of two models never mix), three collections:
-``<prefix>-vectors``: one row per chunk, its vector once (HNSW, cosine), and the metadata
-filters and deletions read; ``<prefix>-docs``: each readout's full text and metadata (no
-meaningful vector); ``<prefix>-state``: the generation stamp and the writers' pending marks.
-A chunk's text is never stored: it is cut from its readout's text by its offsets.
+Per embedder (so that vectors of two models never mix): ``<prefix>-vectors-<code>`` per
+language, one row per chunk of a readout in that language, its vector once (HNSW, cosine)
+and the metadata filters and deletions read, created at the first write of that language;
+``<prefix>-docs``: each readout's full text and metadata (no meaningful vector), whose
+collection metadata holds the format and the model's probe (it always exists);
+``<prefix>-state``: the generation stamp and the writers' pending marks. A chunk's text is
+never stored: it is cut from its readout's text by its offsets.
+
+A search in one language is a plain HNSW query of its own collection: Chroma's metadata
+filter is evaluated row by row and grows with the store (14.5 ms against 1.5 ms per query
+at 5k chunks, see docs/scale.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -25,6 +33,8 @@ if TYPE_CHECKING:
     from chromadb.api.types import Where
 
 FORMAT_VERSION = "2"  # 1: chunks twice (``-chunks`` and ``-lang-<code>``), see migrate.py
+NAME_MAX = 63  # Chroma's longest collection name
+SAFE_CODE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?")  # kept as it is in a name
 PROBE_TEXT = "Readouts probe: Xi Jinping spoke with Sadyr Japarov on 22 February 2021."
 PROBE_DIMS = 8  # leading dimensions of the probe vector kept in the collection metadata
 PROBE_TOLERANCE = 0.01  # thread counts and CPUs move floats a little, another model a lot
@@ -54,7 +64,7 @@ def where(clause: dict[str, Any]) -> Where:
 
 
 def chunk_space() -> CreateCollectionConfiguration:
-    """Chroma 1.x configuration of the vectors collection: HNSW with cosine distance."""
+    """Chroma 1.x configuration of a vectors collection: HNSW with cosine distance."""
     return {"hnsw": {"space": "cosine"}}
 
 
@@ -70,8 +80,17 @@ class Names:
         return cls(f"readouts-{embedder_key}"[:50].rstrip("-_."))
 
     @property
-    def vectors(self) -> str:
-        return f"{self.prefix}-vectors"
+    def language_prefix(self) -> str:
+        """What the names of the per-language vector collections start with."""
+        return f"{self.prefix}-vectors-"
+
+    def language(self, code: str) -> str:
+        """The vectors collection of a language: the code itself when Chroma's name rules
+        allow it, else a digest of it (after a ".", which no kept code contains)."""
+        room = NAME_MAX - len(self.language_prefix)
+        if SAFE_CODE.fullmatch(code) and len(code) <= room:
+            return self.language_prefix + code
+        return self.language_prefix + "x." + hashlib.sha1(code.encode()).hexdigest()[: room - 2]
 
     @property
     def docs(self) -> str:
@@ -80,6 +99,11 @@ class Names:
     @property
     def state(self) -> str:
         return f"{self.prefix}-state"
+
+    @property
+    def single_vectors(self) -> str:
+        """The one all-languages collection of a layout that never shipped (refused)."""
+        return f"{self.prefix}-vectors"
 
     @property
     def legacy_chunks(self) -> str:
@@ -91,13 +115,75 @@ class Names:
         return sorted(n for n in found if n.startswith(f"{self.prefix}-lang-"))
 
 
+def language_meta(meta: Meta, code: str) -> Meta:
+    """A language collection's metadata: the store's embedder and format, and its language
+    (read back on opening: a name may be a digest of the code)."""
+    return {"embedder": meta["embedder"], "format": meta["format"], "language": code}
+
+
+def language_collections(client: ClientAPI, names: Names, embedder: str) -> dict[str, str]:
+    """language code -> collection name of this embedder's vector collections."""
+    found: dict[str, str] = {}
+    for c in client.list_collections():
+        meta = dict(c.metadata or {})
+        if (c.name.startswith(names.language_prefix) and "language" in meta
+                and meta.get("embedder") == embedder):
+            found[str(meta["language"])] = c.name
+    return found
+
+
 @dataclass
 class Collections:
-    """The three open collections of one embedder (replaced together on reopening)."""
+    """The open collections of one embedder (replaced together on reopening): readouts,
+    state, and the vectors of each language, found on opening and created at the first
+    write of a language."""
 
-    chunks: Collection
+    client: ClientAPI
+    names: Names
+    meta: Meta
     docs: Collection
     state: Collection
+    languages: dict[str, Collection] = field(default_factory=dict)
+
+    def vectors(self) -> list[Collection]:
+        """Every language's vectors collection, by language code."""
+        return [c for _, c in sorted(self.languages.items())]
+
+    def scope(self, languages: Sequence[str]) -> list[Collection]:
+        """The collections of ``languages`` (those that exist), or all when none is named."""
+        if not languages:
+            return self.vectors()
+        known = dict(self.languages)
+        return [known[code] for code in dict.fromkeys(languages) if code in known]
+
+    def refresh(self) -> None:
+        """Open the language collections that other processes created since."""
+        for code, name in language_collections(
+                self.client, self.names, str(self.meta["embedder"])).items():
+            if code not in self.languages:
+                self.languages[code] = self.client.get_collection(name, embedding_function=None)
+
+    def for_language(self, code: str) -> Collection:
+        """The vectors collection of a language, created if it is new (by a writer)."""
+        if code not in self.languages:
+            self.languages[code] = language_collection(self.client, self.names, self.meta, code)
+        return self.languages[code]
+
+
+def language_collection(client: ClientAPI, names: Names, meta: Meta, code: str) -> Collection:
+    """Get or create a language's vectors collection; a name shared with another language
+    (two digests alike) is refused rather than mixed."""
+    from rag.errors import StoreError
+
+    collection = client.get_or_create_collection(
+        names.language(code), configuration=chunk_space(), metadata=language_meta(meta, code),
+        embedding_function=None,
+    )
+    found = (collection.metadata or {}).get("language")
+    if found != code:
+        raise StoreError(f"The collection {collection.name} holds language {found!r}, "
+                         f"not {code!r}: rename one of the two language codes.")
+    return collection
 
 
 def collection_names(client: ClientAPI) -> list[str]:
@@ -106,16 +192,17 @@ def collection_names(client: ClientAPI) -> list[str]:
 
 
 def open_collections(client: ClientAPI, names: Names, meta: Meta) -> Collections:
-    """Get or create the three collections; ``meta`` is only written on creation."""
-    return Collections(
-        chunks=client.get_or_create_collection(
-            names.vectors, configuration=chunk_space(), metadata=meta, embedding_function=None
-        ),
+    """Get or create the docs and state collections (``meta`` is only written on creation)
+    and open every language's vectors collection."""
+    collections = Collections(
+        client=client, names=names, meta=meta,
         docs=client.get_or_create_collection(names.docs, metadata=meta, embedding_function=None),
         state=client.get_or_create_collection(
             names.state, metadata=meta, embedding_function=None
         ),
     )
+    collections.refresh()
+    return collections
 
 
 def date_int(date: str | None) -> int:

@@ -3,7 +3,9 @@
 A group of readouts is written as *mark dirty -> write chunks -> commit text and hash ->
 delete stale chunks -> clear dirty* (a readout new to the store commits clean at once: it has
 no stale chunks). Readers trust only chunks whose hash is the committed hash of their
-readout, and ``repair`` finishes or undoes whatever a killed run left dirty.
+readout, and ``repair`` finishes or undoes whatever a killed run left dirty. A chunk is
+written in its readout's language's collection; stale chunks are deleted from every
+language's collection (a readout's language may change with an update).
 
 Several writers may share a Chroma server if their readouts are disjoint (``ingest --shard``):
 ``repair`` only touches the caller's share, and in server mode only dirty marks older than
@@ -36,14 +38,19 @@ def write_readouts(cols: Collections, stamps: Stamps, items: Sequence[WriteItem]
         for (readout, chunks, vectors), content_hash in zip(items, hashes, strict=True)
         for c, vector in zip(chunks, vectors, strict=True)
     ]
+    by_language: dict[str, list[tuple[str, Sequence[float], Meta]]] = {}
+    for row in rows:
+        by_language.setdefault(str(row[2]["language"]), []).append(row)
     stamps.will_commit()
     known = mark_dirty(cols, *doc_ids)
-    for i in range(0, len(rows), WRITE_ROWS):
-        group = rows[i : i + WRITE_ROWS]
-        cols.chunks.upsert(
-            ids=[cid for cid, _, _ in group], embeddings=vectors([v for _, v, _ in group]),
-            metadatas=[m for _, _, m in group],
-        )
+    for language, language_rows in sorted(by_language.items()):
+        collection = cols.for_language(language)
+        for i in range(0, len(language_rows), WRITE_ROWS):
+            group = language_rows[i : i + WRITE_ROWS]
+            collection.upsert(
+                ids=[cid for cid, _, _ in group], embeddings=vectors([v for _, v, _ in group]),
+                metadatas=[m for _, _, m in group],
+            )
     # Readouts unknown before this write have no older chunks to drop: their commit is
     # final at once (two calls fewer per group on a first ingest).
     cols.docs.upsert(
@@ -56,7 +63,7 @@ def write_readouts(cols: Collections, stamps: Stamps, items: Sequence[WriteItem]
     )
     if known:
         stale = {"$and": [{"doc_id": {"$in": doc_ids}}, {"hash": {"$nin": hashes}}]}
-        cols.chunks.delete(where=where(stale))
+        delete_everywhere(cols, stale)
         cols.docs.update(ids=doc_ids, metadatas=[{"dirty": False}] * len(items))
     stamps.committed()
 
@@ -71,7 +78,7 @@ def remove_many(cols: Collections, stamps: Stamps, doc_ids: Sequence[str]) -> li
     cols.docs.update(
         ids=found, metadatas=[{"hash": "", "dirty": True, "dirty_at": time.time()}] * len(found),
     )
-    cols.chunks.delete(where=where({"doc_id": {"$in": found}}))
+    delete_everywhere(cols, {"doc_id": {"$in": found}})
     cols.docs.delete(ids=found)
     stamps.committed()
     gone = set(found)
@@ -82,22 +89,32 @@ def repair(cols: Collections, stamps: Stamps, mine: Callable[[str], bool], grace
     """Finish or undo what interrupted runs left in the readouts ``mine`` accepts, leaving
     dirty marks younger than ``grace`` seconds alone; returns how many readouts it fixed."""
     fixed = 0
+    cols.refresh()
     for meta in list(doc_pages(cols.docs, where={"dirty": True})):
         doc_id, committed = meta["id"], meta.get("hash") or ""
         if not mine(doc_id) or time.time() - float(meta.get("dirty_at", 0)) < grace:
             continue
         if committed:
             older = {"$and": [{"doc_id": doc_id}, {"hash": {"$ne": committed}}]}
-            cols.chunks.delete(where=where(older))
+            delete_everywhere(cols, older, refresh=False)
             cols.docs.update(ids=[doc_id], metadatas=[{"dirty": False}])
         else:
-            cols.chunks.delete(where={"doc_id": doc_id})
+            delete_everywhere(cols, {"doc_id": doc_id}, refresh=False)
             cols.docs.delete(ids=[doc_id])
         fixed += 1
     fixed += drop_orphan_chunks(cols, mine)
     if stamps.clear_pending() or fixed:
         stamps.bump()
     return fixed
+
+
+def delete_everywhere(cols: Collections, clause: Meta, refresh: bool = True) -> None:
+    """Delete the chunks ``clause`` picks in every language's collection, including those
+    that other processes created since this one opened (``refresh``: one more call)."""
+    if refresh:
+        cols.refresh()
+    for collection in cols.vectors():
+        collection.delete(where=where(clause))
 
 
 def mark_dirty(cols: Collections, *doc_ids: str) -> set[str]:
@@ -126,14 +143,15 @@ def drop_orphan_chunks(cols: Collections, mine: Callable[[str], bool]) -> int:
     """
     known = {m["id"] for m in doc_pages(cols.docs)}
     suspects: set[str] = set()
-    for got in pages(cols.chunks.get, include=["metadatas"]):
-        suspects |= {str(m["doc_id"]) for m in got["metadatas"] or []
-                     if m["doc_id"] not in known}
+    for collection in cols.vectors():
+        for got in pages(collection.get, include=["metadatas"]):
+            suspects |= {str(m["doc_id"]) for m in got["metadatas"] or []
+                         if m["doc_id"] not in known}
     suspects = {d for d in suspects if mine(d)}
     if suspects:
         suspects -= set(cols.docs.get(ids=sorted(suspects), include=[])["ids"])
-    for doc_id in suspects:
-        cols.chunks.delete(where=where({"doc_id": doc_id}))
+    if suspects:
+        delete_everywhere(cols, {"doc_id": {"$in": sorted(suspects)}}, refresh=False)
     return len(suspects)
 
 
