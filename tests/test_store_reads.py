@@ -12,6 +12,7 @@ from rag.config import Settings
 from rag.lexical import LexicalIndex
 from rag.schema import Filters, Readout
 from rag.store import ReadoutStore
+from tests.fakes import HashingEmbeddings
 from tests.samples import EG, KG, US, ask, put
 from tests.support import chunk_rows
 
@@ -172,3 +173,17 @@ def test_ids_within_several_languages_are_asked_of_each(fake_store: ReadoutStore
                                                            within=french)] == french
     assert fake_store.dense_vectors(vector, 10, Filters(), within=[]) == []
 
+
+
+def test_a_language_another_store_wrote_first_is_found_after_catching_up(
+    fake_store: ReadoutStore, settings: Settings
+) -> None:
+    put(fake_store, KG)
+    reader = ReadoutStore(settings, HashingEmbeddings(), client=fake_store.client)
+    reader.catch_up()
+    put(fake_store, EG)  # the reader has never seen a French collection
+    assert "fr" not in reader.vector_collections
+    reader.catch_up()
+    assert {p.doc_id for p in ask(reader, "Xi Jinping", Filters(languages=("fr",)))} == {
+        "xi-sisi"}
+    assert {p.language for p in ask(reader, "Xi Jinping", k=10)} == {"en", "fr"}

@@ -147,7 +147,7 @@ class Collections:
 
     def vectors(self) -> list[Collection]:
         """Every language's vectors collection, by language code."""
-        return [c for _, c in sorted(self.languages.items())]
+        return [c for _, c in sorted(dict(self.languages).items())]  # a copy: writers add
 
     def scope(self, languages: Sequence[str]) -> list[Collection]:
         """The collections of ``languages`` (those that exist), or all when none is named."""
