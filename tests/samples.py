@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ingest.chunking import chunk_readout
 from rag.query import analyse
 from rag.retrieve import Retrieval
-from rag.schema import Answer, Citation, Passage
+from rag.schema import Answer, Citation, Filters, Passage, Readout
+from rag.store import ReadoutStore
 
 
 def passage(doc_id: str, language: str, text: str, title: str = "") -> Passage:
@@ -42,3 +44,34 @@ def answer(answered: bool = True) -> Answer:
     citations = (citation(),) if answered else ()
     text = f"{QUOTE} [1]" if answered else "The readouts do not contain an answer."
     return Answer("What did <Atlantis> agree?", answered, text, citations, (closest,))
+
+
+# Three readouts for the store's tests: two languages, two dates, two sources, countries.
+KG = Readout(
+    doc_id="xi-japarov", title="Xi Japarov call", date="2021-02-22", language="en",
+    source="Xinhua", countries=("CN", "KG"),
+    text="Xi Jinping spoke with Sadyr Japarov.\nKyrgyzstan supports China on Taiwan and "
+         "Xinjiang.\nBoth sides will deepen vaccine cooperation.",
+)
+EG = Readout(
+    doc_id="xi-sisi", title="Xi Sisi call", date="2021-02-22", language="fr",
+    source="Xinhua", countries=("CN", "EG"),
+    text="Xi Jinping a parlé avec Abdel Fattah al-Sisi.\nL'Égypte soutient la Chine.",
+)
+US = Readout(
+    doc_id="biden-xi", title="Biden Xi call", date="2021-02-10", language="en",
+    source="White House", countries=("CN", "US"),
+    text="President Biden spoke with President Xi Jinping about Taiwan and trade.",
+)
+
+
+def put(store: ReadoutStore, *readouts: Readout) -> None:
+    """Write readouts into the store, chunked at 700 characters."""
+    for r in readouts:
+        store.write_readout(r, chunk_readout(r, 700))
+
+
+def ask(store: ReadoutStore, question: str, filters: Filters = Filters(), k: int = 5
+        ) -> list[Passage]:
+    """The store's dense search for ``question``."""
+    return store.dense_search(store.embeddings.embed_query(question), k, filters)

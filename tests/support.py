@@ -161,34 +161,48 @@ def readouts_command(*args: str) -> list[str]:
     return [sys.executable, "-c", FAKE_CLI, *args]
 
 
+def chunk_rows(store: ReadoutStore, **query: Any) -> dict[str, list[Any]]:
+    """A Chroma ``get`` of every language's vectors collection (including those that
+    other processes created), as one result: ids, metadatas, embeddings, documents."""
+    store.collections.refresh()
+    out: dict[str, list[Any]] = {"ids": [], "metadatas": [], "embeddings": [], "documents": []}
+    for collection in store.vector_collections.values():
+        got = collection.get(**query)
+        for key, rows in out.items():
+            found = got.get(key)
+            rows.extend(list(found) if found is not None else [None] * len(got["ids"]))
+    return out
+
+
 def assert_consistent(store: ReadoutStore, cache_dir: Path) -> None:
     """Store, lexical index and texts agree: same readouts, no duplicate, stale or orphan
     chunk, no half-written readout, every chunk's text exactly where its offsets say."""
     committed = store.committed_hashes()
-    rows = store.chunks.get(include=["metadatas", "documents"])
-    assert len(rows["ids"]) == len(set(rows["ids"]))
-    by_doc: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
-    for cid, text, meta in zip(rows["ids"], rows["documents"], rows["metadatas"], strict=True):
-        by_doc.setdefault(meta["doc_id"], []).append((cid, text, meta))
+    rows = chunk_rows(store, include=["metadatas"])
+    assert len(rows["ids"]) == len(set(rows["ids"]))  # one row (one vector) per chunk
+    for language, collection in store.vector_collections.items():  # each in its language's
+        languages = {m["language"] for m in collection.get(include=["metadatas"])["metadatas"]}
+        assert languages <= {language}
+    by_doc: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for cid, meta in zip(rows["ids"], rows["metadatas"], strict=True):
+        by_doc.setdefault(meta["doc_id"], []).append((cid, meta))
     assert set(by_doc) == set(committed)
     for doc_id, chunks in by_doc.items():
         info = committed[doc_id]
-        assert {m["hash"] for _, _, m in chunks} == {info["hash"]}
-        assert sorted(m["index"] for _, _, m in chunks) == list(range(info["chunks"]))
+        assert {m["hash"] for _, m in chunks} == {info["hash"]}
+        assert {m["language"] for _, m in chunks} == {info["language"]}
+        assert sorted(m["index"] for _, m in chunks) == list(range(info["chunks"]))
         readout = store.get_readout(doc_id)
         assert readout is not None
         assert readout.content_hash == info["hash"]
-        for _, text, meta in chunks:
-            assert text[int(meta["offset"]):] == readout.text[meta["start"] : meta["end"]]
-    assert store._docs.get(where={"dirty": True})["ids"] == []
-    assert not [i for i in store._state.get(include=[])["ids"] if i.startswith("pending-")]
-    if store._by_language:  # each chunk's vector also in its language's collection, once
-        placed = [(cid, code) for code, collection in store._langs.items()
-                  for cid in collection.get(include=[])["ids"]]
-        assert len(placed) == len(rows["ids"])
-        languages = {cid: m["language"] for cid, m in zip(rows["ids"], rows["metadatas"],
-                                                          strict=True)}
-        assert all(languages.get(cid) == code for cid, code in placed)
+        for _, meta in chunks:
+            assert 0 <= meta["start"] < meta["end"] <= len(readout.text)
+    assert store.collections.docs.get(where={"dirty": True})["ids"] == []
+    pending = store.collections.state.get(include=[])["ids"]
+    assert not [i for i in pending if i.startswith("pending-")]
+    names = [c.name for c in store.client.list_collections()]
+    assert not [n for n in names if n.startswith(f"{store.prefix}-lang-")]  # format 1's copies
+    assert f"{store.prefix}-vectors" not in names  # no all-languages collection
     lexical = LexicalIndex(store, cache_dir)
     lexical.sync()
     indexed = lexical.chunk_ids
@@ -200,7 +214,7 @@ def assert_readers_see_whole_readouts(store: ReadoutStore) -> None:
     """What readers trust (chunks whose hash is their readout's committed hash) is complete,
     even before ``repair``: a killed run never shows half a readout."""
     committed = store.committed_hashes()
-    rows = store.chunks.get(include=["metadatas"])
+    rows = chunk_rows(store, include=["metadatas"])
     trusted: dict[str, list[int]] = {}
     for meta in rows["metadatas"]:
         if committed.get(meta["doc_id"], {}).get("hash") == meta["hash"]:

@@ -14,7 +14,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from rag.errors import StoreMismatchError
 from rag.schema import Filters
 from rag.store import ReadoutStore
 from tests.fakes import HashingEmbeddings
+from tests.legacy import write_format_1
 from tests.support import (
     MB,
     PROJECT,
@@ -111,9 +111,21 @@ KILLED_INGEST = textwrap.dedent("""
             return call
 
     store = ReadoutStore(Settings(store_dir=store_dir), HashingEmbeddings())
-    store._docs = KillAt(store._docs, "docs")
-    store._state = KillAt(store._state, "state")
-    store.chunks._chroma_collection = KillAt(store.chunks._collection, "chunks")
+    collections = store.collections  # the stamps share this object
+    collections.docs = KillAt(collections.docs, "docs")
+    collections.state = KillAt(collections.state, "state")
+    # every language's vectors collection is "chunks", those created during the run too
+    for code, collection in list(collections.languages.items()):
+        collections.languages[code] = KillAt(collection, "chunks")
+    for_language = collections.for_language
+
+    def wrapped(code):
+        collection = for_language(code)
+        if not isinstance(collection, KillAt):
+            collection = collections.languages[code] = KillAt(collection, "chunks")
+        return collection
+
+    collections.for_language = wrapped
     ingest_paths(store, [Path(data)], max_bytes=2**20, max_chars=120, prune=prune == "prune")
     sys.exit(3)  # the kill point was never reached
 """)
@@ -612,11 +624,32 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return write_jsonl(tmp_path / "data" / "a.jsonl", [record(i) for i in range(3)])
 
 
+def test_a_format_1_store_is_migrated_by_the_next_ingest_which_embeds_nothing(
+    tmp_path, capsys
+) -> None:
+    settings = _settings(tmp_path)
+    records = [{**record(i), "language": ("en", "fr")[i % 2]} for i in range(6)]
+    data = write_jsonl(tmp_path / "data" / "a.jsonl", records)
+    store = ReadoutStore(settings, HashingEmbeddings())
+    _ingest(store, data)
+    readouts = [store.get_readout(f"r{i}") for i in range(6)]
+    store.reset()
+    write_format_1(store.client, HashingEmbeddings(), readouts, max_chars=120)
+    vector = store.embeddings.embed_query("Kyrgyzstan Taiwan railways")
+
+    embeddings = HashingEmbeddings()
+    older = ReadoutStore(settings, embeddings)
+    assert [p.doc_id for p in older.dense_search(vector, 3, Filters(languages=("fr",)))]
+    assert _ingest(older, data).unchanged == [f"r{i}" for i in range(6)]
+    assert embeddings.calls == 0
+    assert_consistent(older, settings.store_dir)
+
+
 def test_a_store_of_an_older_format_needs_rebuild_and_gets_it(cli_env, tmp_path, capsys) -> None:
     settings = _settings(tmp_path)
     store = ReadoutStore(settings, HashingEmbeddings())
     _ingest(store, cli_env)
-    store.chunks._collection.modify(metadata={"format": "0"})
+    store.collections.docs.modify(metadata={"format": "0"})
     assert cli.main(["ingest", str(cli_env)]) == cli.ERROR
     assert "readouts ingest --rebuild" in capsys.readouterr().err
     assert cli.main(["ingest", "--rebuild", "--json", str(cli_env)]) == cli.OK
@@ -670,30 +703,3 @@ def test_cli_workers_and_shards_with_the_real_model(tmp_path) -> None:
     full = run("--workers", "2")
     assert sorted(full["added"] + full["unchanged"]) == ["r0", "r1", "r2", "r3"]
     assert full["unchanged"] == sorted(shard["added"])
-
-
-def test_a_store_without_language_collections_is_filled_by_the_next_ingest(tmp_path) -> None:
-    settings = _settings(tmp_path)
-    records = [{**record(i), "language": ("en", "fr")[i % 2]} for i in range(6)]
-    data = write_jsonl(tmp_path / "data" / "a.jsonl", records)
-    store = ReadoutStore(settings, HashingEmbeddings())
-    _ingest(store, data)
-    vector = store.embeddings.embed_query("Kyrgyzstan Taiwan railways")
-    expected = [p.chunk_id for p in store.dense_search(vector, 3, Filters(languages=("en",)))]
-    for name in store._lang_names():  # as written before language collections existed
-        store.client.delete_collection(name)
-    meta = {k: v for k, v in store.chunks._collection.metadata.items()
-            if k != "by_language" and not k.startswith("hnsw:")}
-    store.chunks._collection.modify(metadata=meta)
-
-    older = ReadoutStore(settings, HashingEmbeddings())
-    assert not older._by_language  # readers filter the chunks collection meanwhile
-    assert [p.chunk_id for p in older.dense_search(vector, 3, Filters(languages=("en",)))] \
-        == expected
-    assert _ingest(older, data).unchanged == [f"r{i}" for i in range(6)]
-    assert older._by_language
-    per_language = Counter(m["language"] for m in older.chunks.get()["metadatas"])
-    assert {k: c.count() for k, c in older._langs.items()} == per_language
-    assert [p.chunk_id for p in older.dense_search(vector, 3, Filters(languages=("en",)))] \
-        == expected
-    assert_consistent(older, settings.store_dir)

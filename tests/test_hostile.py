@@ -28,6 +28,7 @@ from tests.support import (
     PROJECT,
     assert_consistent,
     child_env,
+    chunk_rows,
     readouts_command,
     record,
     write_jsonl,
@@ -209,7 +210,7 @@ def _snapshot(store: ReadoutStore) -> dict:
     return {
         "hashes": {d: m["hash"] for d, m in committed.items()},
         "texts": {d: store.get_readout(d).text for d in committed},
-        "chunks": sorted(store.chunks.get()["ids"]),
+        "chunks": sorted(chunk_rows(store)["ids"]),
     }
 
 

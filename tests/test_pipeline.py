@@ -19,6 +19,7 @@ from ingest.pipeline import ingest_paths
 from rag.config import Settings
 from rag.store import ReadoutStore
 from tests.fakes import HashingEmbeddings
+from tests.support import chunk_rows
 
 MB = 2**20
 PROJECT = Path(__file__).resolve().parents[1]
@@ -43,7 +44,7 @@ def _jsonl(path: Path, records: list[dict]) -> Path:
 def assert_consistent(store: ReadoutStore) -> None:
     """Every committed readout has exactly its chunks; no orphan, stale or duplicate chunk."""
     committed = store.committed_hashes()
-    rows = store.chunks.get(include=["metadatas"])
+    rows = chunk_rows(store, include=["metadatas"])
     by_doc: dict[str, list[dict]] = {}
     for meta in rows["metadatas"]:
         by_doc.setdefault(meta["doc_id"], []).append(meta)
@@ -51,7 +52,7 @@ def assert_consistent(store: ReadoutStore) -> None:
     for doc_id, metas in by_doc.items():
         assert {m["hash"] for m in metas} == {committed[doc_id]["hash"]}
         assert sorted(m["index"] for m in metas) == list(range(committed[doc_id]["chunks"]))
-    assert store._docs.get(where={"dirty": True})["ids"] == []
+    assert store.collections.docs.get(where={"dirty": True})["ids"] == []
 
 
 def test_add_then_skip_unchanged_without_embedding(fake_store, tmp_path) -> None:

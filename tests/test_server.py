@@ -17,7 +17,9 @@ import pytest
 from ingest.pipeline import ingest_parallel, ingest_paths
 from rag.assistant import build_assistant
 from rag.errors import StoreError
-from rag.store import ReadoutStore
+from rag.schema import Filters, Readout
+from rag.store import ReadoutStore, open_client
+from tests.legacy import write_format_1
 from tests.support import (
     MB,
     PROJECT,
@@ -248,3 +250,33 @@ def test_cli_with_the_real_e5_model_against_a_server(server, tmp_path) -> None:
     assert any("Taiwan" in c["quote"] for c in answer["citations"])
     for c in answer["citations"]:
         assert text[c["start"] : c["end"]] == c["quote"]
+
+
+def test_a_format_1_store_on_the_server_is_migrated_in_place(server, key, tmp_path) -> None:
+    """The store's parts on a real server: migration of the old layout (nothing embedded
+    again), one vector per chunk, language filters through ``where``, the cosine space."""
+    settings = server.settings(tmp_path / "cache")
+    readouts = [
+        Readout(doc_id=f"r{i}", title=f"Call {i}", date=f"2022-03-{i + 1:02d}",
+                language=("en", "fr")[i % 2], source="Xinhua", countries=("CN",),
+                text=f"Leaders discussed topic{i} and project{i}. " * 20)
+        for i in range(6)
+    ]
+    total = write_format_1(open_client(settings), Keyed(key), readouts, max_chars=300)
+    embeddings = Keyed(key)
+    store = ReadoutStore(settings, embeddings)
+    assert embeddings.calls == 0
+    names = {c.name for c in store.client.list_collections() if c.name.startswith(store.prefix)}
+    assert names == {f"{store.prefix}-{s}" for s in ("vectors-en", "vectors-fr", "docs", "state")}
+    assert {c.configuration["hnsw"]["space"] for c in store.vector_collections.values()} == {
+        "cosine"}
+    assert sum(c.count() for c in store.vector_collections.values()) == total
+    for r in readouts:
+        vector = embeddings.embed_query(r.text[:100])
+        [top] = store.dense_search(vector, 1, Filters(languages=(r.language,)))
+        assert top.doc_id == r.doc_id
+        assert r.text[top.start : top.end] == top.text
+    assert {p.language for p in store.dense_search(
+        embeddings.embed_query("Leaders discussed"), 10, Filters(languages=("fr",)))} == {"fr"}
+    assert embeddings.calls == 0
+    assert_consistent(store, tmp_path / "cache")
