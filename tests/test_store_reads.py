@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -187,3 +189,22 @@ def test_a_language_another_store_wrote_first_is_found_after_catching_up(
     assert {p.doc_id for p in ask(reader, "Xi Jinping", Filters(languages=("fr",)))} == {
         "xi-sisi"}
     assert {p.language for p in ask(reader, "Xi Jinping", k=10)} == {"en", "fr"}
+
+
+def test_changes_since_names_the_readouts_written_and_removed_after_a_time(
+    fake_store: ReadoutStore,
+) -> None:
+    put(fake_store, KG, EG)
+    since = time.time()
+    put(fake_store, US)
+    put(fake_store, replace(KG, text=KG.text + " More."))
+    fake_store.remove("xi-sisi")
+    changed, removed = fake_store.changes_since(since)
+    assert set(changed) == {"biden-xi", "xi-japarov"}
+    assert changed["xi-japarov"]["hash"] == fake_store.committed_hashes()["xi-japarov"]["hash"]
+    assert removed == ["xi-sisi"]
+    put(fake_store, EG)  # back again: changed, no longer removed
+    changed, removed = fake_store.changes_since(since)
+    assert "xi-sisi" in changed
+    assert removed == []
+    assert fake_store.changes_since(time.time() + 60) == ({}, [])

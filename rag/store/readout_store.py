@@ -273,12 +273,25 @@ class ReadoutStore:
         densely too; unknown or stale ones are dropped."""
         return reads.passage_vectors(self.collections, chunks)
 
-    def iter_chunks(self) -> Iterator[tuple[str, str, Meta]]:
-        """Every committed chunk as (chunk_id, exact text, its readout's metadata updated with
-        its own), page by page."""
+    @chroma_call
+    def identity(self) -> str:
+        """An id that changes when the store is emptied and started again (``reset``, a new
+        folder): a cache of it (the lexical index) is then rebuilt, not updated."""
+        return str(self.collections.docs.id)
+
+    @chroma_call
+    def changes_since(self, since: float) -> tuple[dict[str, Meta], list[str]]:
+        """(doc_id -> record metadata of the readouts committed since ``since``, ids of the
+        readouts removed since), ``since`` being a wall-clock time (see ``reads``)."""
+        return reads.changes_since(self.collections, since)
+
+    def iter_chunks(self, doc_ids: Sequence[str] | None = None
+                    ) -> Iterator[tuple[str, str, Meta]]:
+        """Every committed chunk, or those of ``doc_ids``, as (chunk_id, exact text, its
+        readout's metadata updated with its own), page by page."""
         with self._gate.call():  # the collections below stay open until the last page
             try:
-                yield from reads.iter_chunks(self.collections)
+                yield from reads.iter_chunks(self.collections, doc_ids)
             except StoreError:
                 raise
             except Exception as exc:

@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.schema import Filters, Passage
 from rag.store.filters import matches, selective, where_clause
-from rag.store.schema import Collections, Meta, chunk_key, countries, vectors
+from rag.store.schema import CHANGED, GONE, Collections, Meta, chunk_key, countries, vectors, where
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -218,16 +218,35 @@ def language_centroids(cols: Collections) -> dict[str, np.ndarray]:
     return out
 
 
-def iter_chunks(cols: Collections) -> Iterator[tuple[str, str, Meta]]:
-    """Every committed chunk as (chunk_id, exact text, its readout's metadata updated with
-    its own), language by language, page by page."""
+def iter_chunks(cols: Collections, doc_ids: Sequence[str] | None = None
+                ) -> Iterator[tuple[str, str, Meta]]:
+    """Every committed chunk (of ``doc_ids`` when given) as (chunk_id, exact text, its
+    readout's metadata updated with its own), language by language, page by page."""
+    if doc_ids is not None and not doc_ids:
+        return
+    clause = None if doc_ids is None else where({"doc_id": {"$in": list(doc_ids)}})
     for collection in cols.vectors():
-        yield from _committed_chunks(cols, collection)
+        yield from _committed_chunks(cols, collection, clause)
 
 
-def _committed_chunks(cols: Collections, collection: Collection
+def changes_since(cols: Collections, since: float) -> tuple[dict[str, Meta], list[str]]:
+    """Readouts committed (written, or their write finished) at or after ``since`` (wall
+    clock), with their records' metadata, and the ids of readouts removed since then.
+
+    Two ``where`` reads of a few rows each, whatever the size of the store: what lets the
+    lexical index follow one changed readout without reading them all."""
+    changed = {m["id"]: m for m in doc_pages(cols.docs, where({CHANGED: {"$gte": since}}))
+               if m.get("hash")}
+    removed = [str(i) for got in pages(cols.state.get, where=where({"at": {"$gte": since}}),
+                                       include=[])
+               for i in got["ids"] if str(i).startswith(GONE)]
+    return changed, [i.removeprefix(GONE) for i in removed if i.removeprefix(GONE)
+                     not in changed]
+
+
+def _committed_chunks(cols: Collections, collection: Collection, clause: Where | None = None
                       ) -> Iterator[tuple[str, str, Meta]]:
-    for got in pages(collection.get, include=["metadatas"]):
+    for got in pages(collection.get, where=clause, include=["metadatas"]):
         metas: list[Meta] = [dict(m) for m in got["metadatas"] or []]
         doc_ids = sorted({str(m["doc_id"]) for m in metas})
         if not doc_ids:

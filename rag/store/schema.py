@@ -40,6 +40,8 @@ PROBE_DIMS = 8  # leading dimensions of the probe vector kept in the collection 
 PROBE_TOLERANCE = 0.01  # thread counts and CPUs move floats a little, another model a lot
 DUMMY = [1.0]  # docs/state records carry no meaningful vector
 PENDING = "pending-"  # state ids of writers whose commits are not yet stamped
+GONE = "gone-"  # state ids recording when a readout was removed (``changes_since``)
+CHANGED = "changed_at"  # a readout record's last write, wall clock (``changes_since``)
 # Chunk metadata: what filters (``where_clause``, ``matches``), deletions and repair read, and
 # the chunk's span in its readout. Every stored key costs Chroma an indexed row per chunk; the
 # readout's own fields (title, url, ...) live once in the docs collection.

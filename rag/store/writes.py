@@ -20,7 +20,17 @@ from collections.abc import Callable, Sequence
 from rag.schema import Chunk, Readout
 from rag.store.locks import Stamps
 from rag.store.reads import doc_pages, pages
-from rag.store.schema import Collections, Meta, chunk_meta, doc_meta, dummies, vectors, where
+from rag.store.schema import (
+    CHANGED,
+    GONE,
+    Collections,
+    Meta,
+    chunk_meta,
+    doc_meta,
+    dummies,
+    vectors,
+    where,
+)
 
 WRITE_ROWS = 1000  # chunk rows per upsert call, well under Chroma's maximum batch
 WriteItem = tuple[Readout, Sequence[Chunk], Sequence[Sequence[float]]]  # a readout to write
@@ -57,14 +67,15 @@ def write_readouts(cols: Collections, stamps: Stamps, items: Sequence[WriteItem]
         ids=doc_ids, embeddings=dummies(len(items)),
         documents=[readout.text for readout, _, _ in items],
         metadatas=[
-            doc_meta(readout, h, len(chunks), dirty=bool(known))
+            {**doc_meta(readout, h, len(chunks), dirty=bool(known)), CHANGED: time.time()}
             for (readout, chunks, _), h in zip(items, hashes, strict=True)
         ],
     )
     if known:
         stale = {"$and": [{"doc_id": {"$in": doc_ids}}, {"hash": {"$nin": hashes}}]}
         delete_everywhere(cols, stale)
-        cols.docs.update(ids=doc_ids, metadatas=[{"dirty": False}] * len(items))
+        cols.docs.update(ids=doc_ids,
+                         metadatas=[{"dirty": False, CHANGED: time.time()}] * len(items))
     stamps.committed()
 
 
@@ -80,6 +91,8 @@ def remove_many(cols: Collections, stamps: Stamps, doc_ids: Sequence[str]) -> li
     )
     delete_everywhere(cols, {"doc_id": {"$in": found}})
     cols.docs.delete(ids=found)
+    cols.state.upsert(ids=[GONE + d for d in found], embeddings=dummies(len(found)),
+                      documents=[""] * len(found), metadatas=[{"at": time.time()}] * len(found))
     stamps.committed()
     gone = set(found)
     return [d for d in doc_ids if d in gone]
@@ -97,7 +110,7 @@ def repair(cols: Collections, stamps: Stamps, mine: Callable[[str], bool], grace
         if committed:
             older = {"$and": [{"doc_id": doc_id}, {"hash": {"$ne": committed}}]}
             delete_everywhere(cols, older, refresh=False)
-            cols.docs.update(ids=[doc_id], metadatas=[{"dirty": False}])
+            cols.docs.update(ids=[doc_id], metadatas=[{"dirty": False, CHANGED: time.time()}])
         else:
             delete_everywhere(cols, {"doc_id": doc_id}, refresh=False)
             cols.docs.delete(ids=[doc_id])

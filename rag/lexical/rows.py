@@ -1,0 +1,113 @@
+"""Per-chunk columns of the lexical index (readout, date, language, source, countries) as
+arrays, so that a filter is a vectorised mask over every indexed chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rag.schema import Filters
+
+_NO_ROWS = np.empty(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A string column as codes into its distinct values: at 470k chunks, their languages,
+    sources and readout ids cost a few MB instead of a Python string each, and filter as
+    integers."""
+
+    names: list[str]
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, values: Iterable[str]) -> Column:
+        index: dict[str, int] = {}
+        codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32)
+        return cls(list(index), codes)
+
+    def isin(self, wanted: Iterable[str]) -> np.ndarray:
+        """True for the rows whose value is one of ``wanted``."""
+        wanted = set(wanted)
+        return np.isin(self.codes, [i for i, name in enumerate(self.names) if name in wanted])
+
+    def then(self, other: Column) -> Column:
+        """This column's rows followed by ``other``'s, one list of names for both."""
+        index = {name: i for i, name in enumerate(self.names)}
+        remap = np.fromiter((index.setdefault(n, len(index)) for n in other.names),
+                            dtype=np.int32, count=len(other.names))
+        codes = remap[other.codes] if len(other.codes) else np.empty(0, np.int32)
+        return Column(list(index), np.concatenate([self.codes, codes]).astype(np.int32))
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Per-chunk metadata as arrays, so filters become vectorised masks."""
+
+    chunk_ids: list[str]
+    doc_ids: Column
+    dates: np.ndarray
+    languages: Column
+    sources: Column
+    countries: dict[str, np.ndarray]  # alpha-2 -> row numbers that mention it
+
+    @classmethod
+    def of(cls, chunks: Iterable[tuple[str, Mapping[str, Any]]]) -> Rows:
+        """Rows of (chunk_id, metadata) pairs, the metadata as ``store.iter_chunks`` gives."""
+        ids: list[str] = []
+        doc_ids: list[str] = []
+        dates: list[int] = []
+        langs: list[str] = []
+        sources: list[str] = []
+        countries: dict[str, list[int]] = {}
+        for row, (chunk_id, meta) in enumerate(chunks):
+            ids.append(chunk_id)
+            doc_ids.append(str(meta["doc_id"]))
+            dates.append(int(meta["date_int"]))
+            langs.append(str(meta["language"]))
+            sources.append(str(meta["source"]))
+            for code in filter(None, str(meta.get("countries", "")).split(",")):
+                countries.setdefault(code, []).append(row)
+        return cls(ids, Column.of(doc_ids), np.array(dates, dtype=np.int64), Column.of(langs),
+                   Column.of(sources),
+                   {c: np.array(r, dtype=np.int64) for c, r in countries.items()})
+
+    def then(self, other: Rows) -> Rows:
+        """These rows followed by ``other``'s (the delta after the base)."""
+        n = len(self.chunk_ids)
+        codes = sorted(set(self.countries) | set(other.countries))
+        return Rows(
+            self.chunk_ids + other.chunk_ids, self.doc_ids.then(other.doc_ids),
+            np.concatenate([self.dates, other.dates]), self.languages.then(other.languages),
+            self.sources.then(other.sources),
+            {c: np.concatenate([self.countries.get(c, _NO_ROWS),
+                                other.countries.get(c, _NO_ROWS) + n]) for c in codes},
+        )
+
+    def mask(self, filters: Filters) -> np.ndarray | None:
+        """True for rows the filters allow; None when nothing is filtered."""
+        if filters.is_empty():
+            return None
+        keep = np.ones(len(self.chunk_ids), dtype=bool)
+        if filters.since:
+            keep &= self.dates >= int(filters.since.replace("-", ""))
+        if filters.until:
+            keep &= self.dates <= int(filters.until.replace("-", ""))
+        if filters.languages:
+            keep &= self.languages.isin(filters.languages)
+        if filters.sources:
+            keep &= self.sources.isin(filters.sources)
+        if filters.doc_ids:
+            keep &= self.doc_ids.isin(filters.doc_ids)
+        for code in filters.countries:
+            has = np.zeros(len(self.chunk_ids), dtype=bool)
+            has[self.countries.get(code.upper(), _NO_ROWS)] = True
+            keep &= has
+        return keep
+
+
+EMPTY_ROWS = Rows([], Column([], np.empty(0, np.int32)), np.empty(0, np.int64),
+                  Column([], np.empty(0, np.int32)), Column([], np.empty(0, np.int32)), {})
