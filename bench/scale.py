@@ -1,14 +1,16 @@
 """Scale: derive up to 100,000 readouts from the shared corpus, ingest them, and measure.
 
 Usage: python bench/scale.py [--sizes 1400 10000 100000] [--embedder use-m3] [--workers 1]
-                             [--rounds 2] [--fake-dims N]
+                             [--rounds 2] [--fake-dims N] [--answer-only | --change-only]
 
 The store grows size by size in bench/out/scale-<embedder>/ (each size only adds readouts).
 For each size, a child process ingests (time, chunks/s, peak RSS, lexical index build) and a
 fresh child process plays the app (start-up: build_assistant + first question; then the
 extractive latency p50/p95 of the development questions, per stage, and peak RSS). Results
 go to bench/out/scale-<embedder>.json. Derived readouts keep the corpus's languages and
-lengths but vary names, dates and sentences, so none is a duplicate.
+lengths but vary names, dates and sentences, so none is a duplicate. Between the two, a
+third child times how one changed, removed and re-added readout reaches the lexical index
+(``phase_change``: the ``sync`` after each, and BM25 search p50/p95 before and after).
 
 ``--fake-dims N`` ingests with a deterministic N-dimension stand-in for the model (512: the
 dimension of use-m3), to measure what the pipeline and Chroma hold at sizes whose real
@@ -204,6 +206,72 @@ def phase_ingest(size: int, embedder: str, workers: int, store_dir: Path | None,
     }
 
 
+def phase_change(size: int, embedder: str, store_dir: Path | None, fake_dims: int = 0
+                 ) -> dict[str, Any]:
+    """Child process: how long one changed, removed and added readout take to reach BM25.
+
+    A first index (the full build, or the saved one caught up) is made; then, one at a time,
+    a readout is rewritten with a word no other holds, removed, and written back, and the
+    time of the ``sync`` that follows each is taken, with a check that a search sees it.
+    Lexical search latency is timed on the development questions before and after."""
+    from dataclasses import replace as changed
+
+    from ingest.chunking import chunk_readout
+    from rag.assistant import open_store
+    from rag.lexical import LexicalIndex
+    from rag.schema import Filters
+    from rag.store import ReadoutStore
+
+    if fake_dims:
+        store_dir = store_dir or OUT / f"scale-stand-in-{fake_dims}"
+    settings = scale_settings(embedder, store_dir)
+    store = (ReadoutStore(settings, StandInEmbeddings(fake_dims)) if fake_dims
+             else open_store(settings))
+    lexical = LexicalIndex(store, settings.store_dir)
+    started = time.perf_counter()
+    lexical.sync()
+    first_s = time.perf_counter() - started
+    rows = len(lexical.chunk_ids)
+    questions = [q["question"] for q in devset()]
+
+    def search_ms() -> dict[str, float]:
+        times = []
+        for q in questions:
+            t0 = time.perf_counter()
+            lexical.search(q, 40, Filters())
+            times.append(time.perf_counter() - t0)
+        return {"p50": round(percentile(times, 50) * 1000, 2),
+                "p95": round(percentile(times, 95) * 1000, 2)}
+
+    before = search_ms()
+    ids = sorted(store.committed_hashes())
+    doc_id = ids[len(ids) // 2]
+    original = store.get_readout(doc_id)
+    assert original is not None
+    marker = "Zanzibarquintet"
+    steps: dict[str, float] = {}
+    edited = changed(original, text=original.text + f" {marker} accord.")
+    for step, action, expect in (
+        ("changed", lambda: store.write_readout(
+            edited, chunk_readout(edited, settings.chunk_max_chars)), True),
+        ("removed", lambda: store.remove(doc_id), False),
+        ("added", lambda: store.write_readout(
+            original, chunk_readout(original, settings.chunk_max_chars)), False),
+    ):
+        with store.exclusive():
+            action()
+        t0 = time.perf_counter()
+        lexical.sync()
+        steps[f"{step}_s"] = round(time.perf_counter() - t0, 3)
+        hits = lexical.search(marker, 5, Filters())
+        assert bool(hits) == expect, (step, hits)
+    return {
+        "size": size, "chunks": rows, "first_sync_s": round(first_s, 1), **steps,
+        "search_before_ms": before, "search_after_ms": search_ms(),
+        "loadavg_1m": round(os.getloadavg()[0], 2), **_peak_mb(),
+    }
+
+
 class _Stages:
     """Wall time per retrieval stage, by wrapping the assistant's collaborators."""
 
@@ -286,12 +354,19 @@ def main() -> None:
                         help="the store (default bench/out/scale-EMB)")
     parser.add_argument("--answer-only", action="store_true",
                         help="measure answering on the store as it is (e.g. a snapshot)")
+    parser.add_argument("--change-only", action="store_true",
+                        help="only time how one changed readout reaches BM25, on the store")
     parser.add_argument("--fake-dims", type=int, default=0,
                         help="ingest with a stand-in embedder of this dimension; no answers")
-    parser.add_argument("--phase", choices=["ingest", "answer"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["ingest", "change", "answer"],
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase == "ingest":
         print(json.dumps(phase_ingest(args.sizes[0], args.embedder, args.workers, args.store,
+                                      args.fake_dims)))
+        return
+    if args.phase == "change":
+        print(json.dumps(phase_change(args.sizes[0], args.embedder, args.store,
                                       args.fake_dims)))
         return
     if args.phase == "answer":
@@ -307,12 +382,16 @@ def main() -> None:
         if args.store:
             common += ["--store", str(args.store)]
         entry = results.setdefault(str(size), {})
-        if not args.answer_only:
+        if not (args.answer_only or args.change_only):
             entry["ingest"] = run_child(SELF, "--phase", "ingest", "--workers",
                                         str(args.workers), "--fake-dims", str(args.fake_dims),
                                         *common)
             print(json.dumps(entry["ingest"]), flush=True)
-        if args.fake_dims:
+        if not args.answer_only:
+            entry["change"] = run_child(SELF, "--phase", "change", "--fake-dims",
+                                        str(args.fake_dims), *common)
+            print(json.dumps(entry["change"]), flush=True)
+        if args.fake_dims or args.change_only:
             result_path.write_text(json.dumps(results, indent=2))
             continue
         entry["answer"] = run_child(SELF, "--phase", "answer", "--rounds",

@@ -33,7 +33,7 @@ class Postings:
     vocab: dict[str, int]
     indptr: np.ndarray  # int64, len(vocab) + 1: token t's postings are [indptr[t], indptr[t+1])
     rows: np.ndarray  # int32 row of each posting
-    counts: np.ndarray  # float32 occurrences of the token in that row
+    counts: np.ndarray  # uint16 occurrences of the token in that row
     lengths: np.ndarray  # float32 tokens per row
 
     @property
@@ -42,14 +42,19 @@ class Postings:
 
     @classmethod
     def empty(cls) -> Postings:
-        return cls({}, np.zeros(1, np.int64), np.empty(0, np.int32), np.empty(0, np.float32),
+        return cls({}, np.zeros(1, np.int64), np.empty(0, np.int32), np.empty(0, np.uint16),
                    np.empty(0, np.float32))
 
     @classmethod
     def build(cls, docs: Iterable[Sequence[str]]) -> Postings:
-        """Postings of token lists, one per row, in order."""
+        """Postings of token lists, one per row, in order.
+
+        Rows are counted a block at a time into (token, row, count) triples sorted by token,
+        then each block's triples are placed straight into the final arrays (a counting sort:
+        no sort of the whole corpus, no second copy). At 339k chunks (23M postings) the
+        triples and the result take about 16 bytes per posting."""
         vocab: dict[str, int] = {}
-        triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         lengths: list[int] = []
         ids: list[np.ndarray] = []
         row_of: list[np.ndarray] = []
@@ -58,12 +63,12 @@ class Postings:
         def flush() -> None:
             nonlocal ids, row_of, first
             if ids:
-                tokens = np.concatenate(ids)
-                rows = np.concatenate(row_of)
-                width = max(len(vocab), 1)
-                keys, counts = np.unique(rows * width + tokens, return_counts=True)
-                triples.append(((keys % width).astype(np.int64), (keys // width).astype(np.int32),
-                                counts.astype(np.float32)))
+                span = len(lengths) - first
+                keys, counts = np.unique(np.concatenate(ids) * span + np.concatenate(row_of),
+                                         return_counts=True)  # by token, then row
+                blocks.append(((keys // span).astype(np.int32),
+                               (keys % span + first).astype(np.int32),
+                               np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16)))
             ids, row_of, first = [], [], len(lengths)
 
         for doc in docs:
@@ -72,27 +77,25 @@ class Postings:
             if doc:
                 ids.append(np.fromiter((vocab.setdefault(t, len(vocab)) for t in doc),
                                        dtype=np.int64, count=len(doc)))
-                row_of.append(np.full(len(doc), row, dtype=np.int64))
+                row_of.append(np.full(len(doc), row - first, dtype=np.int64))
             if row + 1 - first >= _BLOCK:
                 flush()
         flush()
-        return cls.from_triples(vocab, triples, np.asarray(lengths, dtype=np.float32))
-
-    @classmethod
-    def from_triples(cls, vocab: dict[str, int],
-                     triples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
-                     lengths: np.ndarray) -> Postings:
-        """Postings from (token id, row, count) arrays, in any order."""
-        if not triples:
-            return cls(vocab, np.zeros(len(vocab) + 1, np.int64), np.empty(0, np.int32),
-                       np.empty(0, np.float32), lengths)
-        tokens = np.concatenate([t for t, _, _ in triples])
-        order = np.argsort(tokens, kind="stable")  # rows stay ascending within a token
-        rows = np.concatenate([r for _, r, _ in triples])[order]
-        counts = np.concatenate([c for _, _, c in triples])[order]
-        indptr = np.zeros(len(vocab) + 1, np.int64)
-        np.cumsum(np.bincount(tokens, minlength=len(vocab)), out=indptr[1:])
-        return cls(vocab, indptr, rows, counts, lengths)
+        size = len(vocab)
+        per_block = [np.bincount(tokens, minlength=size) for tokens, _, _ in blocks]
+        indptr = np.zeros(size + 1, np.int64)
+        np.cumsum(np.sum(per_block, axis=0) if per_block else np.zeros(size, np.int64),
+                  out=indptr[1:])
+        rows = np.empty(int(indptr[-1]), np.int32)
+        counts = np.empty(int(indptr[-1]), np.uint16)
+        cursor = indptr[:-1].copy()
+        for n_per in per_block:  # blocks in row order: rows stay ascending within a token
+            tokens, block_rows, block_counts = blocks.pop(0)
+            run_start = np.cumsum(n_per) - n_per
+            at = cursor[tokens] + (np.arange(len(tokens)) - run_start[tokens])
+            rows[at], counts[at] = block_rows, block_counts
+            cursor += n_per
+        return cls(vocab, indptr, rows, counts, np.asarray(lengths, dtype=np.float32))
 
     def of(self, token: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(rows, counts) of ``token``, or None if no row holds it."""
@@ -142,7 +145,7 @@ class Corpus:
                 rows.append(found[0].astype(np.int64) + offset)
                 counts.append(found[1])
         if not rows:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
+            return np.empty(0, np.int64), np.empty(0, np.uint16)
         at, n = np.concatenate(rows), np.concatenate(counts)
         alive = self.live[at]
         return at[alive], n[alive]

@@ -33,7 +33,7 @@ import numpy as np
 
 from rag.lexical import cache
 from rag.lexical.bm25 import Corpus, Postings
-from rag.lexical.rows import EMPTY_ROWS, Rows
+from rag.lexical.rows import EMPTY_ROWS, Rows, RowsBuilder
 from rag.schema import Filters
 from rag.stems import KnownStems
 from rag.store import ReadoutStore
@@ -229,20 +229,17 @@ class LexicalIndex:
         """A full build from every committed chunk, saved for the next process."""
         started, as_of = time.monotonic(), time.time()
         identity = self.store.identity()
-        chunk_ids: list[str] = []
-        metas: list[Mapping[str, Any]] = []
+        builder = RowsBuilder()
         hashes: dict[str, str] = {}
 
         def words() -> Iterable[tuple[str, ...]]:
             for chunk_id, tokens_, meta in _chunk_tokens(self.store.iter_chunks()):
-                chunk_ids.append(chunk_id)
-                metas.append(meta)
+                builder.add(chunk_id, meta)
                 hashes[str(meta["doc_id"])] = str(meta["hash"])
                 yield tokens_
 
         base = Postings.build(words())
-        rows = Rows.of(zip(chunk_ids, metas, strict=True))
-        metas.clear()
+        rows = builder.rows()
         centroids = self.store.language_centroids()
         build_s = time.monotonic() - started
         self._next_build = time.monotonic() + REBUILD_GAP * build_s

@@ -57,23 +57,10 @@ class Rows:
     @classmethod
     def of(cls, chunks: Iterable[tuple[str, Mapping[str, Any]]]) -> Rows:
         """Rows of (chunk_id, metadata) pairs, the metadata as ``store.iter_chunks`` gives."""
-        ids: list[str] = []
-        doc_ids: list[str] = []
-        dates: list[int] = []
-        langs: list[str] = []
-        sources: list[str] = []
-        countries: dict[str, list[int]] = {}
-        for row, (chunk_id, meta) in enumerate(chunks):
-            ids.append(chunk_id)
-            doc_ids.append(str(meta["doc_id"]))
-            dates.append(int(meta["date_int"]))
-            langs.append(str(meta["language"]))
-            sources.append(str(meta["source"]))
-            for code in filter(None, str(meta.get("countries", "")).split(",")):
-                countries.setdefault(code, []).append(row)
-        return cls(ids, Column.of(doc_ids), np.array(dates, dtype=np.int64), Column.of(langs),
-                   Column.of(sources),
-                   {c: np.array(r, dtype=np.int64) for c, r in countries.items()})
+        builder = RowsBuilder()
+        for chunk_id, meta in chunks:
+            builder.add(chunk_id, meta)
+        return builder.rows()
 
     def then(self, other: Rows) -> Rows:
         """These rows followed by ``other``'s (the delta after the base)."""
@@ -107,6 +94,34 @@ class Rows:
             has[self.countries.get(code.upper(), _NO_ROWS)] = True
             keep &= has
         return keep
+
+
+class RowsBuilder:
+    """Rows collected one chunk at a time, keeping only the columns: a full build of 339k
+    chunks must not hold each chunk's metadata dict (about 1 KB each) until the end."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.doc_ids: list[str] = []
+        self.dates: list[int] = []
+        self.languages: list[str] = []
+        self.sources: list[str] = []
+        self.countries: dict[str, list[int]] = {}
+
+    def add(self, chunk_id: str, meta: Mapping[str, Any]) -> None:
+        row = len(self.ids)
+        self.ids.append(chunk_id)
+        self.doc_ids.append(str(meta["doc_id"]))
+        self.dates.append(int(meta["date_int"]))
+        self.languages.append(str(meta["language"]))
+        self.sources.append(str(meta["source"]))
+        for code in filter(None, str(meta.get("countries", "")).split(",")):
+            self.countries.setdefault(code, []).append(row)
+
+    def rows(self) -> Rows:
+        return Rows(self.ids, Column.of(self.doc_ids), np.array(self.dates, dtype=np.int64),
+                    Column.of(self.languages), Column.of(self.sources),
+                    {c: np.array(r, dtype=np.int64) for c, r in self.countries.items()})
 
 
 EMPTY_ROWS = Rows([], Column([], np.empty(0, np.int32)), np.empty(0, np.int64),
