@@ -35,6 +35,18 @@ def corpus_files() -> list[Path]:
     return files
 
 
+def corpus_slice(limit: int, name: str) -> Path:
+    """The corpus's first ``limit`` readouts (0: all), in file order, as one JSON Lines file
+    ``bench/out/<name>-slice-<limit>.jsonl`` (one name per script: two may run at once)."""
+    records: list[str] = []
+    for path in corpus_files():
+        records += [line for line in path.open(encoding="utf-8") if line.strip()]
+    path = OUT / f"{name}-slice-{limit or 'all'}.jsonl"
+    OUT.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(records[:limit] if limit else records), encoding="utf-8")
+    return path
+
+
 def devset(path: Path = DEVSET) -> list[dict]:
     """The development questions (bench/devset.jsonl), or another set in its format."""
     return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]

@@ -26,25 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import OUT, bench_settings, corpus_files, run_child
-
-
-def readouts(limit: int) -> list[dict[str, Any]]:
-    """The corpus records in file order, the first ``limit`` of them (0: all)."""
-    records: list[dict[str, Any]] = []
-    for path in corpus_files():
-        records += [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
-    return records[:limit] if limit else records
-
-
-def slice_file(limit: int) -> Path:
-    """The readouts to ingest, as one JSON Lines file."""
-    path = OUT / f"ingest-slice-{limit or 'all'}.jsonl"
-    OUT.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
-        for record in readouts(limit):
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return path
+from common import OUT, bench_settings, corpus_slice, run_child
 
 
 def _peak_rss_mb() -> float:
@@ -194,7 +176,7 @@ def main() -> None:
         print(json.dumps(run_baseline(args.embedder, args.data, chunk_chars)))
         return
 
-    data = slice_file(args.limit)
+    data = corpus_slice(args.limit, "ingest")
     common = ["--embedder", args.embedder, "--data", str(data)]
     alone = run_child(SELF, "--side", "embedder", *common)
     print(json.dumps(alone), flush=True)

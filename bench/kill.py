@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import OUT, corpus_files
+from common import OUT, corpus_files, corpus_slice
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,13 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     from ingest.pipeline import WRITE_GROUP_CHUNKS
 
-    files = corpus_files()
-    if args.limit:
-        records = [line for path in files for line in path.open(encoding="utf-8")
-                   if line.strip()][: args.limit]
-        sliced = OUT / f"kill-corpus-{args.limit}.jsonl"
-        sliced.write_text("".join(records), encoding="utf-8")
-        files = [sliced]
+    files = [corpus_slice(args.limit, "kill")] if args.limit else corpus_files()
     from ingest.scan import Scan
     from ingest.shard import WHOLE
     from rag.config import Settings

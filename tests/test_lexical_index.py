@@ -72,8 +72,9 @@ def test_changes_are_followed_without_a_full_scan_and_score_as_a_fresh_build(
     assert index.readouts_naming([("Sisi",)]) == []
     assert index.matching_ids(Filters(languages=("fr",))) == []
     assert index.language_counts() == {"en": 2}
-    assert sorted(index.chunk_ids) == sorted(_fresh(fake_store, tmp_path).chunk_ids)
-    assert _results(index) == _results(_fresh(fake_store, tmp_path))
+    fresh = _fresh(fake_store, tmp_path)
+    assert sorted(index.chunk_ids) == sorted(fresh.chunk_ids)
+    assert _results(index) == _results(fresh)
 
 
 @pytest.mark.usefixtures("large")

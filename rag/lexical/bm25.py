@@ -125,13 +125,6 @@ class Corpus:
             at += seg.n_rows
         return out
 
-    def vocabulary(self) -> set[str]:
-        """Every token of every segment (a removed readout's tokens stay until a rebuild)."""
-        words: set[str] = set()
-        for seg in self.segments:
-            words.update(seg.vocab)
-        return words
-
     def knows(self, token: str) -> bool:
         return any(token in seg.vocab for seg in self.segments)
 

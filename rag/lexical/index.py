@@ -77,15 +77,18 @@ class _Snapshot:
     generation: str
     identity: str  # the store's (see ReadoutStore.identity)
     as_of: float  # wall-clock time up to which the store's changes are in
-    base: Postings
     base_rows: Rows
-    delta: Postings
     delta_docs: Mapping[str, tuple[Chunk, ...]]  # changed readouts' chunks (none: removed)
     rows: Rows  # base rows then delta rows
-    corpus: Corpus
+    corpus: Corpus  # the base segment, then the delta segment
     hashes: Mapping[str, str]  # doc_id -> content hash, of every live readout
     centroids: Mapping[str, np.ndarray]  # per language, see store.language_centroids
     build_s: float  # how long the base took to build
+
+    @property
+    def base(self) -> Postings:
+        """The segment of the last full build."""
+        return self.corpus.segments[0]
 
     @functools.cached_property
     def language_counts(self) -> dict[str, int]:
@@ -112,7 +115,7 @@ def _snapshot(generation: str, identity: str, as_of: float, base: Postings, base
     base_live = ~base_rows.doc_ids.isin(delta_docs) if delta_docs else \
         np.ones(base.n_rows, dtype=bool)
     live = np.concatenate([base_live, np.ones(delta.n_rows, dtype=bool)])
-    return _Snapshot(generation, identity, as_of, base, base_rows, delta, delta_docs,
+    return _Snapshot(generation, identity, as_of, base_rows, delta_docs,
                      base_rows.then(delta_rows), Corpus((base, delta), live), hashes, centroids,
                      build_s)
 
