@@ -98,7 +98,8 @@ class Retriever:
         mode: str = "hybrid",
     ) -> Retrieval:
         """The ``k`` best passages for ``question``; ``mode`` is hybrid, dense or lexical."""
-        return self.finish(self.gather(question, filters, k, mode))
+        with self.store.one_reading():
+            return self.finish(self.gather(question, filters, k, mode))
 
     def gather(
         self,
@@ -108,6 +109,10 @@ class Retriever:
         mode: str = "hybrid",
     ) -> Gathered:
         """The candidate passages of ``question``, with their dense and BM25 scores."""
+        with self.store.one_reading():
+            return self._gather(question, filters, k, mode)
+
+    def _gather(self, question: str, filters: Filters, k: int | None, mode: str) -> Gathered:
         self.lexical.sync()  # once per question: each check reads the store's stamp
         facts = analyse(question)
         narrowed = facts.date_filters(filters)
@@ -199,9 +204,10 @@ class Retriever:
         ordered = sorted(listed.values(), key=lambda p: p.date or "")
         return ordered[:most], max(0, len(ordered) - most)
 
-    def _dense(self, vector: list[float], filters: Filters, n: int
-               ) -> list[tuple[Passage, np.ndarray]]:
-        """Dense candidates per language, scored against language-centred passage vectors.
+    def _dense(self, vector: list[float], scopes: Sequence[Filters], n: int
+               ) -> list[list[tuple[Passage, np.ndarray]]]:
+        """For each scope, its dense candidates, searched per language and scored against
+        language-centred passage vectors.
 
         Raw cosines favour the question's own language (measured: an English question scores
         Chinese passages ~0.07 lower whatever they say), so each language is searched on its
@@ -210,17 +216,20 @@ class Retriever:
         """
         query = np.asarray(vector, dtype=np.float32)
         counts = self.lexical.language_counts()
-        languages = list(filters.languages) or list(counts) or [""]
-        out: list[tuple[Passage, np.ndarray]] = []
-        for language in languages:
-            scoped = replace(filters, languages=(language,)) if language else filters
-            within = self._filtered_ids(scoped)
-            if within is not None and not within:
-                continue
+        searches: list[tuple[int, str, Filters, list[str] | None]] = []
+        for number, filters in enumerate(scopes):
+            for language in list(filters.languages) or list(counts) or [""]:
+                scoped = replace(filters, languages=(language,)) if language else filters
+                within = self._filtered_ids(scoped)
+                if within is None or within:
+                    searches.append((number, language, scoped, within))
+        found = self.store.dense_vectors_many(vector, n, [(f, w) for _, _, f, w in searches],
+                                              self.lexical.offsets)
+        out: list[list[tuple[Passage, np.ndarray]]] = [[] for _ in scopes]
+        for (number, language, _, _), hits in zip(searches, found, strict=True):
             centroid = self._centroid(language, counts.get(language, 0))
-            out += [self._centred(query, p, v, centroid)
-                    for p, v in self.store.dense_vectors(vector, n, scoped, within)]
-        return sorted(out, key=lambda pv: pv[0].score, reverse=True)[:n]
+            out[number] += [self._centred(query, p, v, centroid) for p, v in hits]
+        return [sorted(pvs, key=lambda pv: pv[0].score, reverse=True)[:n] for pvs in out]
 
     def _naming_everyone(self, facts: QuestionFacts, filters: Filters) -> set[str]:
         """For a question naming two people or countries or more ("Starmer" and "Xi",
@@ -255,7 +264,8 @@ class Retriever:
         counts = self.lexical.language_counts()
         return [
             self._centred(query, p, v, self._centroid(p.language, counts.get(p.language, 0)))
-            for p, v in self.store.passage_vectors([(h.chunk_id, h.language) for h in hits])
+            for p, v in self.store.passage_vectors([(h.chunk_id, h.language) for h in hits],
+                                                   self.lexical.offsets)
         ]
 
     @staticmethod
@@ -306,11 +316,11 @@ class Retriever:
             scopes.append(replace(filters, doc_ids=tuple(everyone)))
         dense: list[tuple[Passage, np.ndarray]] = []
         lexical: list[LexicalHit] = []
-        for scope in scopes:  # the readouts naming everyone get candidates of their own
-            if mode != "lexical":
-                dense += self._dense(vector, scope, n)
-            if mode != "dense":
-                lexical += self.lexical.search(terms, n, scope)
+        # the readouts naming everyone get candidates of their own
+        if mode != "lexical":
+            dense = [pv for found in self._dense(vector, scopes, n) for pv in found]
+        if mode != "dense":
+            lexical = [hit for scope in scopes for hit in self.lexical.search(terms, n, scope)]
         by_id = {p.chunk_id: (p, v) for p, v in dense}
         lexical = list({h.chunk_id: h for h in lexical}.values())  # found in both scopes
         missing = [h for h in lexical if h.chunk_id not in by_id]

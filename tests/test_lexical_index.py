@@ -75,6 +75,7 @@ def test_changes_are_followed_without_a_full_scan_and_score_as_a_fresh_build(
     fresh = _fresh(fake_store, tmp_path)
     assert sorted(index.chunk_ids) == sorted(fresh.chunk_ids)
     assert _results(index) == _results(fresh)
+    assert index.offsets(index.chunk_ids) == _stored_offsets(fake_store)
 
 
 @pytest.mark.usefixtures("large")
@@ -91,6 +92,13 @@ def test_the_next_process_starts_from_the_saved_build_and_catches_up(
     assert later.sync()
     assert reads.full == 0  # the saved build, then the two changes
     assert _results(later) == _results(_fresh(fake_store, tmp_path))
+    assert later.offsets(later.chunk_ids) == _stored_offsets(fake_store)
+
+
+def _stored_offsets(store: ReadoutStore) -> dict[str, tuple[int, int]]:
+    """Each committed chunk's (start, end) as its metadata in the store says."""
+    return {cid: (int(meta["start"]), int(meta["end"]))
+            for cid, _, meta in store.iter_chunks()}
 
 
 def test_a_small_store_is_rebuilt_and_scores_the_same(

@@ -73,6 +73,47 @@ def test_search_among_the_lexical_index_ids_equals_chromas_filter(
     assert all(KG.text[p.start : p.end] == p.text for p, _ in by_ids if p.doc_id == KG.doc_id)
 
 
+def test_offsets_from_the_lexical_index_cut_the_same_passages_as_chunk_metadata(
+    fake_store: ReadoutStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retriever gives the store the chunks' offsets from the lexical index, so that
+    Chroma's metadata, which costs more than the search, is not read; a chunk the index
+    does not know yet (written since its last sync) is read from its metadata."""
+    put(fake_store, KG, EG, US)
+    lexical = LexicalIndex(fake_store, settings.store_dir)
+    lexical.sync()
+    vector = fake_store.embeddings.embed_query("Xi Jinping Taiwan")
+    plain = fake_store.dense_vectors(vector, 20, Filters())
+    included = _queries(monkeypatch, "include")
+    known = fake_store.dense_vectors(vector, 20, Filters(), offsets=lexical.offsets)
+    assert [(p, v.tolist()) for p, v in known] == [(p, v.tolist()) for p, v in plain]
+    assert included
+    assert not any("metadatas" in str(include) for _, include in included)
+    unknown = fake_store.dense_vectors(vector, 20, Filters(), offsets=lambda ids: {})
+    assert [p for p, _ in unknown] == [p for p, _ in plain]
+    bm25 = [(p.chunk_id, p.language) for p, _ in plain]
+    assert ([p for p, _ in fake_store.passage_vectors(bm25, lexical.offsets)]
+            == [p for p, _ in fake_store.passage_vectors(bm25)])
+
+
+def test_several_searches_at_once_find_what_each_finds_alone(fake_store: ReadoutStore) -> None:
+    put(fake_store, KG, EG, US)
+    vector = fake_store.embeddings.embed_query("Xi Jinping")
+    ids = [cid for cid, _, _ in fake_store.iter_chunks() if cid.startswith("xi-japarov")]
+    searches: list[tuple[Filters, list[str] | None]] = [
+        (Filters(languages=("en",)), None), (Filters(languages=("fr",)), None),
+        (Filters(languages=("en",)), ids), (Filters(languages=("de",)), None)]
+    together = fake_store.dense_vectors_many(vector, 3, searches)
+    alone = [fake_store.dense_vectors(vector, 3, f, within) for f, within in searches]
+    assert [[p for p, _ in found] for found in together] == [[p for p, _ in found]
+                                                            for found in alone]
+    english, french, within, german = together
+    assert {p.language for p, _ in english} == {"en"}
+    assert {p.language for p, _ in french} == {"fr"}
+    assert sorted(p.chunk_id for p, _ in within) == sorted(ids)
+    assert german == []
+
+
 def test_a_passage_of_an_older_version_is_never_shown(fake_store: ReadoutStore) -> None:
     put(fake_store, KG)
     old = ask(fake_store, "Taiwan", k=1)[0]
@@ -115,13 +156,14 @@ def test_language_centroids_are_each_languages_mean_vector(fake_store: ReadoutSt
     assert np.allclose(centroids["en"], np.mean(english, axis=0), atol=1e-6)
 
 
-def _queries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
-    """Every Chroma query from now on, as (collection name, where clause)."""
+def _queries(monkeypatch: pytest.MonkeyPatch, argument: str = "where"
+             ) -> list[tuple[str, object]]:
+    """Every Chroma query from now on, as (collection name, its ``argument``)."""
     seen: list[tuple[str, object]] = []
     query = Collection.query
 
     def spy(self: Collection, *args: object, **kwargs: object) -> object:
-        seen.append((self.name, kwargs.get("where")))
+        seen.append((self.name, kwargs.get(argument)))
         return query(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Collection, "query", spy)

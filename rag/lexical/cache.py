@@ -22,7 +22,7 @@ from rag.lexical.bm25 import Postings
 from rag.lexical.rows import Column, Rows
 
 log = logging.getLogger(__name__)
-FORMAT = "6"  # bump when the files change: older caches are rebuilt
+FORMAT = "7"  # bump when the files change: older caches are rebuilt
 _POSTINGS = ("indptr", "rows", "counts", "lengths")
 
 
@@ -51,6 +51,7 @@ def save(folder: Path, saved: Saved) -> None:
         arrays: dict[str, Any] = {
             "dates": rows.dates, "doc_codes": rows.doc_ids.codes,
             "language_codes": rows.languages.codes, "source_codes": rows.sources.codes,
+            "starts": rows.starts, "ends": rows.ends,
             **{f"c_{c}": r for c, r in rows.countries.items()},
             **{f"l_{lang}": v for lang, v in saved.centroids.items()},
         }
@@ -96,6 +97,7 @@ def load(folder: Path) -> Saved | None:
         Column(meta["languages"], arrays["language_codes"]),
         Column(meta["sources"], arrays["source_codes"]),
         {k[2:]: arrays[k] for k in arrays.files if k.startswith("c_")},
+        arrays["starts"], arrays["ends"],
     )
     centroids = {k[2:]: arrays[k] for k in arrays.files if k.startswith("l_")}
     return Saved(str(built["generation"]), str(built["identity"]), float(built["as_of"]),

@@ -278,6 +278,11 @@ class LexicalIndex:
         """Chunks per language, most frequent first (as of the last ``sync``)."""
         return self._snap.language_counts
 
+    def offsets(self, chunk_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Each indexed chunk's (start, end) in its readout (as of the last ``sync``); chunks
+        not indexed yet are left out, for the store to read."""
+        return self._snap.rows.offsets(chunk_ids)
+
     def matching_ids(self, filters: Filters) -> list[str] | None:
         """Ids of the chunks that pass ``filters`` (as of the last ``sync``); None when
         nothing is filtered."""

@@ -3,7 +3,8 @@ arrays, so that a filter is a vectorised mask over every indexed chunk."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,8 @@ class Rows:
     languages: Column
     sources: Column
     countries: dict[str, np.ndarray]  # alpha-2 -> row numbers that mention it
+    starts: np.ndarray  # each chunk's offsets in its readout's text
+    ends: np.ndarray
 
     @classmethod
     def of(cls, chunks: Iterable[tuple[str, Mapping[str, Any]]]) -> Rows:
@@ -72,7 +75,23 @@ class Rows:
             self.sources.then(other.sources),
             {c: np.concatenate([self.countries.get(c, _NO_ROWS),
                                 other.countries.get(c, _NO_ROWS) + n]) for c in codes},
+            np.concatenate([self.starts, other.starts]), np.concatenate([self.ends, other.ends]),
         )
+
+    @functools.cached_property
+    def _row_of(self) -> dict[str, int]:
+        return {cid: row for row, cid in enumerate(self.chunk_ids)}
+
+    def offsets(self, chunk_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(start, end) in its readout's text of each of ``chunk_ids`` these rows hold.
+
+        A chunk id names its readout's content hash and its place in it, so its offsets
+        never change: the dense search reads them here instead of from Chroma, whose
+        metadata costs more than the search itself (measured: 40 neighbours in 2.9 ms
+        with their vectors, 6.6 ms with their metadata too)."""
+        row_of = self._row_of
+        rows = [(cid, row_of[cid]) for cid in chunk_ids if cid in row_of]
+        return {cid: (int(self.starts[r]), int(self.ends[r])) for cid, r in rows}
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         """True for rows the filters allow; None when nothing is filtered."""
@@ -107,6 +126,8 @@ class RowsBuilder:
         self.languages: list[str] = []
         self.sources: list[str] = []
         self.countries: dict[str, list[int]] = {}
+        self.starts: list[int] = []
+        self.ends: list[int] = []
 
     def add(self, chunk_id: str, meta: Mapping[str, Any]) -> None:
         row = len(self.ids)
@@ -115,14 +136,18 @@ class RowsBuilder:
         self.dates.append(int(meta["date_int"]))
         self.languages.append(str(meta["language"]))
         self.sources.append(str(meta["source"]))
+        self.starts.append(int(meta["start"]))
+        self.ends.append(int(meta["end"]))
         for code in filter(None, str(meta.get("countries", "")).split(",")):
             self.countries.setdefault(code, []).append(row)
 
     def rows(self) -> Rows:
         return Rows(self.ids, Column.of(self.doc_ids), np.array(self.dates, dtype=np.int64),
                     Column.of(self.languages), Column.of(self.sources),
-                    {c: np.array(r, dtype=np.int64) for c, r in self.countries.items()})
+                    {c: np.array(r, dtype=np.int64) for c, r in self.countries.items()},
+                    np.array(self.starts, dtype=np.int64), np.array(self.ends, dtype=np.int64))
 
 
 EMPTY_ROWS = Rows([], Column([], np.empty(0, np.int32)), np.empty(0, np.int64),
-                  Column([], np.empty(0, np.int32)), Column([], np.empty(0, np.int32)), {})
+                  Column([], np.empty(0, np.int32)), Column([], np.empty(0, np.int32)), {},
+                  np.empty(0, np.int64), np.empty(0, np.int64))

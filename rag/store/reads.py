@@ -7,7 +7,9 @@ hash of its readout, so a write in progress (or killed) never shows half a reado
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,12 @@ OVERFETCH_MIN, OVERFETCH = 200, 5  # filtered dense search: unfiltered neighbour
 
 Hit = tuple[str, float, Meta, Any]  # chunk id, cosine distance, metadata, vector or None
 Span = tuple[str, int, int, float]  # chunk id, start, end, score
+# Chunk offsets known without asking Chroma (the lexical index's columns): chunk id ->
+# (start, end); ids it does not know are read from the chunks' metadata.
+Offsets = Callable[[Sequence[str]], Mapping[str, tuple[int, int]]]
+# readout id -> (metadata, text) read during ``one_reading``; None outside it
+_RECORDS: ContextVar[dict[str, tuple[Meta, str]] | None] = ContextVar(
+    "readout_records", default=None)
 
 
 def _rows(stored: Any) -> list[Any]:
@@ -66,38 +74,60 @@ def readout_record(docs: Collection, doc_id: str) -> tuple[str, Meta] | None:
     return texts[0] or "", dict(metas[0])
 
 
+def spans_of(chunks: Collection, ids: Sequence[str], offsets: Offsets | None
+             ) -> dict[str, Meta]:
+    """``{"start", "end"}`` of each of ``ids`` in its readout: from ``offsets`` where it
+    knows them, else from the chunks' metadata in one read."""
+    known = dict(offsets(ids)) if offsets is not None else {}
+    out: dict[str, Meta] = {cid: {"start": s, "end": e} for cid, (s, e) in known.items()}
+    missing = [cid for cid in ids if cid not in known]
+    if missing:
+        got = chunks.get(ids=missing, include=["metadatas"])
+        out.update((cid, dict(m)) for cid, m in zip(got["ids"], got["metadatas"] or [],
+                                                    strict=True))
+    return out
+
+
 def nearest(
     chunks: Collection, vector: Sequence[float], k: int, filters: Filters, with_vectors: bool,
-    within: Sequence[str] | None = None,
+    within: Sequence[str] | None = None, offsets: Offsets | None = None,
 ) -> list[Hit]:
     """The k nearest chunks of one collection that pass ``filters`` (or among the ids
-    ``within``, which must all be in it).
+    ``within``, which must all be in it); each hit's metadata holds at least its offsets.
 
     Chroma evaluates a broad metadata filter row by row on each query (measured: ~100 ms per
     query at 46k chunks, against ~10 ms unfiltered), so a broad filter asks the HNSW index,
     unfiltered, for more neighbours and filters them here: exact whenever k of them pass. A
     selective filter (a few weeks, a few readouts, languages alone) goes to Chroma at once.
+    Where nothing is filtered here, the offsets come from ``offsets`` when it knows them.
     """
-    include: Include = ["metadatas", "distances"]
-    if with_vectors:
-        include.append("embeddings")
 
-    def query(n: int, where: Where | None, ids: list[str] | None = None) -> list[Hit]:
+    def query(n: int, where: Where | None, ids: list[str] | None = None,
+              metadata: bool = True) -> list[Hit]:
+        include: Include = ["distances"]
+        if metadata or offsets is None:
+            include.append("metadatas")
+        if with_vectors:
+            include.append("embeddings")
         got = chunks.query(query_embeddings=vectors([vector]), n_results=n, where=where, ids=ids,
                            include=include)
         found = got["ids"][0]
         distances = (got["distances"] or [[]])[0]
-        metas = (got["metadatas"] or [[]])[0]
+        if "metadatas" in include:
+            metas = [dict(m) for m in (got["metadatas"] or [[]])[0]]
+        else:
+            spans = spans_of(chunks, found, offsets)
+            metas = [spans[cid] for cid in found]
         stored: list[Any] = (_rows(_rows(got["embeddings"])[0]) if with_vectors
                              else [None] * len(found))
-        return [(cid, float(d), dict(m), v)
+        return [(cid, float(d), m, v)
                 for cid, d, m, v in zip(found, distances, metas, stored, strict=True)]
 
     if within is not None:
-        return query(k, None, list(within)) if within else []
+        return query(k, None, list(within), metadata=False) if within else []
     where: Any = where_clause(filters)
     if where is None or selective(filters):
-        return query(k, where)
+        return query(k, where, metadata=False)
     wide = max(OVERFETCH_MIN, OVERFETCH * k)
     for _ in range(2):
         seen = query(wide, None)
@@ -107,7 +137,23 @@ def nearest(
         if len(hits) * OVERFETCH < k:  # too selective for a wider look to find k
             break
         wide *= OVERFETCH
-    return query(k, where)
+    return query(k, where, metadata=False)
+
+
+@contextlib.contextmanager
+def one_reading() -> Iterator[None]:
+    """Within it, each readout's record is read from Chroma once (per thread or task): one
+    question cuts passages from the same readouts for each language and each search, and
+    reading a readout's text and metadata costs more than finding its chunks. Its passages
+    then also all come from one version of each readout."""
+    if _RECORDS.get() is not None:  # within an outer one: its records stand
+        yield
+        return
+    token = _RECORDS.set({})
+    try:
+        yield
+    finally:
+        _RECORDS.reset(token)
 
 
 def cut_from_texts(docs: Collection, spans: Sequence[Span]) -> list[Passage]:
@@ -117,14 +163,19 @@ def cut_from_texts(docs: Collection, spans: Sequence[Span]) -> list[Passage]:
     doc_ids = sorted({doc_id for doc_id, _ in keys})
     if not doc_ids:
         return []
-    got = docs.get(ids=doc_ids, include=["metadatas", "documents"])
-    records = dict(zip(got["ids"], zip(got["metadatas"] or [], got["documents"] or [],
-                                       strict=True), strict=True))
+    memo = _RECORDS.get()
+    records = memo if memo is not None else {}
+    unread = [doc_id for doc_id in doc_ids if doc_id not in records]
+    if unread:
+        got = docs.get(ids=unread, include=["metadatas", "documents"])
+        records.update((doc_id, (dict(meta), text or "")) for doc_id, meta, text in
+                       zip(got["ids"], got["metadatas"] or [], got["documents"] or [],
+                           strict=True))
     out: list[Passage] = []
     for (cid, start, end, score), (doc_id, short_hash) in zip(spans, keys, strict=True):
         meta, text = records.get(doc_id, ({}, ""))
         committed = str(meta.get("hash") or "")
-        if not (short_hash and committed.startswith(short_hash) and end <= len(text or "")):
+        if not (short_hash and committed.startswith(short_hash) and end <= len(text)):
             continue
         out.append(Passage(
             doc_id=doc_id, chunk_id=cid, title=str(meta["title"]),
@@ -136,15 +187,12 @@ def cut_from_texts(docs: Collection, spans: Sequence[Span]) -> list[Passage]:
     return out
 
 
-def dense(
+def _top(
     cols: Collections, vector: Sequence[float], k: int, filters: Filters, with_vectors: bool,
-    within: Sequence[str] | None = None,
-) -> tuple[list[Passage], dict[str, np.ndarray]]:
-    """Top-k committed passages by cosine, and their vectors when asked.
-
-    Languages pick collections, never a ``where`` clause: the named languages' collections,
-    or every one merged by distance. ``within``: asked of each of those collections (a
-    collection fails on an id it lacks, so with several the ids are first sorted out)."""
+    within: Sequence[str] | None, offsets: Offsets | None,
+) -> list[Hit]:
+    """The k nearest chunks over the collections of ``filters``' languages, merged by
+    distance."""
     scoped = cols.scope(filters.languages)
     rest = replace(filters, languages=())
     hits: list[Hit] = []
@@ -154,15 +202,41 @@ def dense(
             ids = collection.get(ids=list(within), include=[])["ids"] if within else []
             if not ids:
                 continue
-        hits += nearest(collection, vector, k, rest, with_vectors, ids)
-    hits = sorted(hits, key=lambda hit: hit[1])[:k]
-    spans = [(cid, int(m["start"]), int(m["end"]), 1.0 - d) for cid, d, m, _ in hits]
-    found = {cid: np.asarray(v, dtype=np.float32) for cid, _, _, v in hits if v is not None}
-    return cut_from_texts(cols.docs, spans), found
+        hits += nearest(collection, vector, k, rest, with_vectors, ids, offsets)
+    return sorted(hits, key=lambda hit: hit[1])[:k]
+
+
+def dense(
+    cols: Collections, vector: Sequence[float], k: int, filters: Filters, with_vectors: bool,
+    within: Sequence[str] | None = None, offsets: Offsets | None = None,
+) -> tuple[list[Passage], dict[str, np.ndarray]]:
+    """Top-k committed passages by cosine, and their vectors when asked.
+
+    Languages pick collections, never a ``where`` clause: the named languages' collections,
+    or every one merged by distance. ``within``: asked of each of those collections (a
+    collection fails on an id it lacks, so with several the ids are first sorted out)."""
+    [found] = dense_many(cols, vector, k, [(filters, within)], with_vectors, offsets)
+    return [p for p, _ in found], {p.chunk_id: v for p, v in found if v is not None}
+
+
+def dense_many(
+    cols: Collections, vector: Sequence[float], k: int,
+    searches: Sequence[tuple[Filters, Sequence[str] | None]], with_vectors: bool,
+    offsets: Offsets | None = None,
+) -> list[list[tuple[Passage, np.ndarray | None]]]:
+    """For each (filters, within) search, as ``dense`` does: its top-k committed passages,
+    each with its vector when asked. The passages of all the searches are cut from their
+    readouts in one read, which costs about as much for one readout as for forty."""
+    tops = [_top(cols, vector, k, f, with_vectors, within, offsets) for f, within in searches]
+    spans = {cid: (cid, int(m["start"]), int(m["end"]), 1.0 - d)
+             for top in tops for cid, d, m, _ in top}
+    cut = {p.chunk_id: p for p in cut_from_texts(cols.docs, list(spans.values()))}
+    return [[(cut[cid], None if v is None else np.asarray(v, dtype=np.float32))
+             for cid, _, _, v in top if cid in cut] for top in tops]
 
 
 def passage_vectors(
-    cols: Collections, chunks: Sequence[tuple[str, str]]
+    cols: Collections, chunks: Sequence[tuple[str, str]], offsets: Offsets | None = None
 ) -> list[tuple[Passage, np.ndarray]]:
     """Committed chunks given as (chunk_id, language), in the order given, with their stored
     vectors; unknown or stale ones are dropped. Each is looked for in its language's
@@ -173,9 +247,8 @@ def passage_vectors(
     stored: dict[str, np.ndarray] = {}
 
     def read(collection: Collection, ids: list[str]) -> None:
-        got = collection.get(ids=ids, include=["metadatas", "embeddings"])
-        metas.update((cid, dict(m)) for cid, m in
-                     zip(got["ids"], got["metadatas"] or [], strict=True))
+        got = collection.get(ids=ids, include=["embeddings"])
+        metas.update(spans_of(collection, got["ids"], offsets))
         stored.update((cid, np.asarray(v, dtype=np.float32))
                       for cid, v in zip(got["ids"], _rows(got["embeddings"]), strict=True))
 
