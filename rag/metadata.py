@@ -356,6 +356,13 @@ def _names_a_person(text: str, start: int, end: int) -> bool:
     return bool(after and after[1][0].isupper() and not (prev and prev.lower() in _PREPOSITIONS))
 
 
+def cjk_countries_removed(text: str) -> str:
+    """``text`` with the Chinese names of countries it holds blanked out ("斐济" in a question
+    on Fiji): what is left speaks of its subject."""
+    _, cjk_re, forms = _country_matcher()
+    return cjk_re.sub(lambda m: " " if forms[m[0]] else m[0], text)
+
+
 def find_countries(text: str) -> tuple[str, ...]:
     """Sorted ISO 3166 alpha-2 codes of the countries the text names (English, French, Chinese).
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from rag.metadata import find_countries
+from rag.metadata import cjk_countries_removed, find_countries
 from rag.names import KnownName, gazetteer
 from rag.schema import Filters
 from rag.sentences import first_sentence
@@ -186,6 +186,39 @@ def topic_words(question: str, facts_names: tuple[str, ...], known: tuple[KnownN
     return tuple(dict.fromkeys(out))
 
 
+# What a Chinese question says around its subject, as EVENT_WORDS and STOPWORDS are for
+# English and French: question words, function words, roles, and the kinds of event. Longest
+# forms first, so that "通电话" goes before "电话".
+ZH_NOT_SUBJECT = tuple(sorted(set("""
+    什么 哪些 哪个 哪位 哪里 哪国 哪方 哪一天 哪天 哪一 哪几 如何 怎样 怎么 多少 多久 多长 何时 何地
+    何处 为何 为什么 是否 有无 几次 几个 第一次 首次 最后一次 最近一次 上一次 最近 最后 第一 第几
+    分别 是在 通过 以来 之后 之前 期间 之间 当时 那时 这次 此次 那次 其中 曾经 以及
+    的 了 吗 呢 谁 在 同 与 和 跟 及 并 就 对 向 给 把 被 于 从 时 其 该 此 这 那 曾 又 也 都 还
+    会谈 会见 会晤 见面 通电话 通话 电话 视频 访问 访华 出访 到访 来访 国事访问 正式访问 举行 出席
+    领导人 总统 主席 总理 首相 国王 外长 部长 副主席 副总理 国务委员 国务卿 联邦 委员 议长 大使
+    中方 双方 两国 对方 各方 一方 两位 两人 方面 国家 政府
+    表示 表达 谈及 谈到 说 说了 讲 提到 提及 讨论 探讨 提出 强调 指出 重申 介绍 回应 评论 谈了 谈
+    达成 签署 宣布 同意 立场 看法 态度 观点 内容 成果 主要 问题 情况 事情
+    年 月 日 号 今年 去年 明年
+    """.split()), key=len, reverse=True))
+_ZH_NOT_SUBJECT = re.compile("|".join(map(re.escape, ZH_NOT_SUBJECT)))
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+
+
+def zh_topic_words(question: str, known: tuple[KnownName, ...]) -> tuple[str, ...]:
+    """The subject of a Chinese question ("深海采矿" in "中方在同斐济领导人会谈时就深海采矿
+    问题表达了什么立场？") as the BM25 bigrams of what is left once its known names, countries,
+    dates and the words of ``ZH_NOT_SUBJECT`` are taken out. A name the gazetteer lacks
+    (普拉博沃) stays: a readout that never names it cannot answer either."""
+    rest = _ZH_DATE.sub(" ", question)
+    for name in known:
+        for form in name.chinese:
+            rest = rest.replace(form, " ")
+    rest = cjk_countries_removed(rest)
+    rest = _ZH_NOT_SUBJECT.sub(" ", rest)
+    return tuple(dict.fromkeys(t for run in _CJK_RUN.findall(rest) for t in tokens(run)))
+
+
 _NAME = re.compile(r"(?<=[\s'’(«\"])([A-Z][\w-]*[a-z][\w-]*|[A-Z]{2,}\d*)")
 NOT_NAMES = frozenset(
     """what which when where who whom why how did does do was were is are has have had the
@@ -318,7 +351,9 @@ def analyse(question: str) -> QuestionFacts:
         since=since, until=until, countries=find_countries(question),
         wants_list=bool(_LIST_CUES.search(question)), names=names, known=known,
         order=chronological_order(question), asks_when=bool(_WHEN.search(question)),
-        language=question_language(question), topics=topic_words(question, names, known),
+        language=question_language(question),
+        topics=(zh_topic_words(question, known) if question_language(question) == "zh"
+                else topic_words(question, names, known)),
         event=event_kind(question), asks_plans=bool(_ASKS_PLANS.search(question)),
         subject_countries=subject_countries(question),
         speaker=asked_speaker(question, known),

@@ -220,6 +220,9 @@ def test_the_store_knows_which_words_no_readout_contains(fake_store, settings) -
                              "blockade?")
     assert got.facts.topics == ("softwood", "lumber", "blockade")
     assert got.unknown_topics == ("softwood", "lumber")
+    chinese = assistant.retrieve("习近平同朔尔茨会谈时就深海采矿和核武器说了什么？")
+    assert chinese.facts.topics == ("深海", "海采", "采矿", "核武", "武器")
+    assert chinese.unknown_topics == ("深海", "海采", "采矿")
 
 
 def test_who_was_called_on_a_day_leaves_out_calls_of_the_days_around(

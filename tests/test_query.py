@@ -77,6 +77,10 @@ def test_first_and_last_questions(question: str, order: str | None) -> None:
         ("What did Xi Jinping tell Olaf Scholz about nuclear weapons in November 2022?", "en",
          ("nuclear", "weapons")),
         ("习近平同朔尔茨谈了什么？", "zh", ()),
+        ("2023年6月习近平同朔尔茨通电话时就深海采矿表达了什么立场？", "zh",
+         ("深海", "海采", "采矿")),
+        ("李强同越南总理会谈时谈及哪些双边合作项目？", "zh",
+         ("双边", "边合", "合作", "作项", "项目")),
         ("Taiwan Kyrgyzstan", None, ()),
     ],
 )
