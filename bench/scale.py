@@ -314,6 +314,7 @@ def phase_answer(size: int, embedder: str, rounds: int, store_dir: Path | None) 
     stages.wrap(assistant.store.embeddings, "embed_query", "embed_query")
     stages.wrap(assistant.store, "dense_search", "dense")
     stages.wrap(assistant.store, "dense_vectors", "dense")
+    stages.wrap(assistant.store, "dense_vectors_many", "dense")  # what retrieval calls
     stages.wrap(assistant.lexical, "search", "lexical")
     stages.wrap(assistant.store, "passage_vectors", "fetch")
     stages.wrap(assistant.store, "generation", "generation")
