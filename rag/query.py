@@ -205,16 +205,20 @@ _ZH_NOT_SUBJECT = re.compile("|".join(map(re.escape, ZH_NOT_SUBJECT)))
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 
 
+def without_chinese_names(text: str, known: tuple[KnownName, ...]) -> str:
+    """``text`` with the Chinese forms of the ``known`` names blanked out."""
+    for name in known:
+        for form in name.chinese:
+            text = text.replace(form, " ")
+    return text
+
+
 def zh_topic_words(question: str, known: tuple[KnownName, ...]) -> tuple[str, ...]:
     """The subject of a Chinese question ("深海采矿" in "中方在同斐济领导人会谈时就深海采矿
     问题表达了什么立场？") as the BM25 bigrams of what is left once its known names, countries,
     dates and the words of ``ZH_NOT_SUBJECT`` are taken out. A name the gazetteer lacks
     (普拉博沃) stays: a readout that never names it cannot answer either."""
-    rest = _ZH_DATE.sub(" ", question)
-    for name in known:
-        for form in name.chinese:
-            rest = rest.replace(form, " ")
-    rest = cjk_countries_removed(rest)
+    rest = cjk_countries_removed(without_chinese_names(_ZH_DATE.sub(" ", question), known))
     rest = _ZH_NOT_SUBJECT.sub(" ", rest)
     return tuple(dict.fromkeys(t for run in _CJK_RUN.findall(rest) for t in tokens(run)))
 
@@ -347,12 +351,13 @@ def analyse(question: str) -> QuestionFacts:
     """Dates, countries and kind of a question."""
     since, until = date_range(question)
     names, known = proper_names(question), gazetteer().find(question)
+    language = question_language(question)
     return QuestionFacts(
         since=since, until=until, countries=find_countries(question),
         wants_list=bool(_LIST_CUES.search(question)), names=names, known=known,
         order=chronological_order(question), asks_when=bool(_WHEN.search(question)),
-        language=question_language(question),
-        topics=(zh_topic_words(question, known) if question_language(question) == "zh"
+        language=language,
+        topics=(zh_topic_words(question, known) if language == "zh"
                 else topic_words(question, names, known)),
         event=event_kind(question), asks_plans=bool(_ASKS_PLANS.search(question)),
         subject_countries=subject_countries(question),
@@ -365,11 +370,7 @@ def subject_text(question: str, facts: QuestionFacts) -> str:
     question ("softwood lumber dispute"), the question less its known names for a Chinese one;
     "" when nothing is left."""
     if facts.language == "zh":
-        rest = question
-        for name in facts.known:
-            for form in name.chinese:
-                rest = rest.replace(form, " ")
-        return rest.strip()
+        return without_chinese_names(question, facts.known).strip()
     return " ".join(facts.topics)
 
 
