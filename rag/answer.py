@@ -112,6 +112,9 @@ def list_notice(retrieval: Retrieval) -> str | None:
     """Says when a list was cut: the readouts hold more than it shows."""
     if not retrieval.left_out:
         return None
+    if not retrieval.facts.since:  # "Which leaders did Biden call?"
+        return (f"{retrieval.left_out} more readouts match, the least relevant, left out; "
+                "name a period to list them all.")
     return (f"{retrieval.left_out} more readouts of these dates match; ask about a shorter "
             "period to list them all.")
 

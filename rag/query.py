@@ -47,25 +47,29 @@ _BETWEEN = r"(?:\s+(?!(?:on|in|at|with|about|to|and|for|en|à|avec|sur|et|pour)\
 _YEAR_OF_A_TEXT = re.compile(
     rf"(?i)(?<![\d-])(?:19|20)\d\d{_BETWEEN}\s+{_TEXTS}\b"
     rf"|\b{_TEXTS}{_BETWEEN}\s+(?:of|de|du)\s+(?:19|20)\d\d(?![\d-])")
-# A list of people or events: "which <up to three words> leaders", "quels présidents", "都会见了谁"
-# ("what did the ministers agree" is not one: no verb or article before the noun).
-# The nouns are the officials and events readouts report, not the things said ("quels accords"
-# asks what one readout says).
+# A list of people or of occasions: "which <up to three words> leaders", "quels présidents",
+# "都会见了谁", "how many times... on which dates", "combien de fois", "通过几次电话" ("what did
+# the ministers agree" is not one: no verb or article before the noun). The nouns are the
+# officials and events readouts report, not the things said ("quels accords" asks what one
+# readout says); a plural of dates or times asks for every occasion, "on what date" for one.
 _LIST_CUES = re.compile(
     r"\b(which|what) (?:(?!(?:did|do|does|has|have|had|will|would|the)\b)[\w-]+ (?:and )?){0,3}"
-    r"(leaders|countries|presidents|prime ministers"
-    r"|ministers|officials|heads of (?:state|government)|counterparts|calls|meetings)\b"
-    r"|\bwho did\b|\bwho (?:has|have)\b|\bwith whom\b|\blist\b"
+    r"(leaders|countries|presidents|prime ministers|ministers|officials"
+    r"|heads of (?:state|government)|counterparts|calls|meetings|conversations|dates|occasions)\b"
+    r"|\bwho did\b|\bwho (?:has|have)\b|\bwith whom\b|\blist\b|\bhow (?:many times|often)\b"
     r"|\bquel(?:le)?s (?:[\w'’-]+ (?:et )?){0,3}(?:dirigeant|pays|homologue|président|ministre"
-    r"|responsable|chefs|personnalités)\w*"
-    r"|\bavec qui\b|\bqui a\b.*\b(appelé|rencontré|reçu)\b"
-    r"|(?:哪些|哪几[位个])[\u4e00-\u9fff]{0,4}?(?:领导人|元首|首脑|总统|总理|首相|国家|官员|外长|部长|人)"
+    r"|responsable|chefs|personnalités|entretiens|appels|rencontres|dates)\w*"
+    r"|\bavec qui\b|\bqui a\b.*\b(appelé|rencontré|reçu)\b|\bcombien de fois\b"
+    r"|(?:哪些|哪几[位个次])[\u4e00-\u9fff]{0,4}?(?:领导人|元首|首脑|总统|总理|首相|国家|官员|外长|部长|人"
+    r"|通话|电话|会见|会谈|会晤)|(?<!第)几次"
     r"|都.{0,8}谁|了谁|同谁|与谁|和谁",
     re.IGNORECASE,
 )
-_WHEN = re.compile(r"^\W*(?:when|quand|on what date|à quelle date|何时|什么时候)\b", re.IGNORECASE)
+# Chinese asks when anywhere in the sentence ("他们最近一次通电话是什么时候？").
+_WHEN = re.compile(r"^\W*(?:when|quand|on what date|à quelle date)\b"
+                   r"|何时|什么时候|哪一?天|什么日子|几月几[日号]", re.IGNORECASE)
 _CALL = re.compile(r"(?i)\b(?:call(?:s|ed)?|phone|telephone|video|virtual|videoconference|"
-                   r"appel|appelé|téléphon\w*|visioconférence)\b|通电话|视频")
+                   r"appel|appelé|téléphon\w*|visioconférence)\b|电话|通话|视频")
 _MEETING = re.compile(r"(?i)\b(?:meet(?:s|ing|ings)?|met|in person|visit(?:s|ed)?|visite|"
                       r"rencontr\w*|talks)\b|会见|会谈|会晤|访问")
 EventKind = Literal["call", "meeting"]
@@ -75,14 +79,17 @@ _ANNOUNCES = re.compile(
     r"|将(?:于|同|与|会见|会晤|出席|访问|举行|通电话)")
 _ASKS_PLANS = re.compile(r"(?i)\b(?:will|announc\w*|plann\w*|upcoming|schedul\w*|annon[cç]\w*|"
                          r"prévu\w*)\b|宣布|将")
-_TIME_WORDS = r"(?:week|month|year|night|time|summer|winter|spring|autumn|fall|semaine|mois|année)"
+_TIME_WORDS = r"(?:week|month|year|night|summer|winter|spring|autumn|fall|semaine|mois|année)"
+# Chinese orders: 第一次/首次 (the first), 最近一次/最后一次/上一次 (the most recent); 最近 alone is
+# "recently", not an order.
 _EARLIEST = re.compile(
-    r"\b(?:first|earliest|(?-i:premi(?:er|ère)))\b(?! (?:ministers?|ministre|lady|secretary))",
+    r"\b(?:first|earliest|(?-i:premi(?:er|ère)))\b(?! (?:ministers?|ministre|lady|secretary))"
+    r"|(?<!\d)第一次|首次|最早",
     re.IGNORECASE,
 )
 _LATEST = re.compile(
     rf"\b(?:last|latest|most recent|derni(?:er|ère)|plus récente?)\b(?!\s+{_TIME_WORDS}\b)"
-    rf"(?!\s+(?:{_MONTH_RE})\b)",
+    rf"(?!\s+(?:{_MONTH_RE})\b)|(?:最近|最后|上|最新)的?一次",
     re.IGNORECASE,
 )
 _FOLLOW_UP = re.compile(

@@ -52,6 +52,7 @@ class Retrieval:
     date_fallback: bool = False  # the question's dates matched nothing: searched without them
     subject_best: float | None = None  # best cosine of a top passage with the subject alone
     top_readout: str = ""  # title and every candidate passage of the best passage's readout
+    rival: float | None = None  # best ranking score of a candidate from another readout
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,9 @@ class Retriever:
                          frozenset(other_day_readouts(top, facts)),
                          frozenset(preview_readouts(top, facts)), left_out,
                          gathered.date_fallback, self._subject_best(gathered, top[:k]),
-                         self._readout_text(gathered, top[0].doc_id) if top else "")
+                         self._readout_text(gathered, top[0].doc_id) if top else "",
+                         max((p.score for p in ranked if p.doc_id != ranked[0].doc_id),
+                             default=None))
 
     @staticmethod
     def _readout_text(gathered: Gathered, doc_id: str) -> str:
@@ -163,21 +166,26 @@ class Retriever:
 
     def _listed(self, question: str, vector: list[float], filters: Filters,
                 facts: QuestionFacts, top: list[Passage]) -> tuple[list[Passage], int]:
-        """For "Which leaders did Biden call in October 2023?": the other readouts of the
-        dates asked whose title or first sentence names everyone asked, whose title says the
-        kind of event and whose passages found name the place, when asked; by date, one
-        passage each (its opening when it is found). The top passages alone listed three of
-        Biden's nine calls that month. Also how many more there were than
+        """For "Which leaders did Biden call in October 2023?" or "How many times did Li Qiang
+        speak with the Dutch prime minister?": the other readouts (of the dates asked, if any)
+        that mention one of the countries asked, whose title or first sentence names everyone
+        asked, whose title says the kind of event and whose passages found name the place, when
+        asked; one passage each (its opening when it is found), the most relevant first if
+        there are more than ``list_max_readouts``, then by date. The top passages alone
+        listed three of Biden's nine calls that month. Also how many more there were than
         ``list_max_readouts``."""
-        if not (facts.wants_list and facts.people and facts.since and facts.until):
+        if not (facts.wants_list and facts.people):
             return [], 0
-        since = max(facts.since, filters.since or facts.since)
-        until = min(facts.until, filters.until or facts.until)
-        docs = set(self.lexical.readouts_naming([k.forms for k in facts.people]))
+        since = max(filter(None, (facts.since, filters.since)), default=None)
+        until = min(filter(None, (facts.until, filters.until)), default=None)
+        forms = [k.forms for k in facts.people]
+        # one of the countries: "in Norway and Denmark" was two visits
+        docs = {d for country in facts.countries or [""]
+                for d in self.lexical.readouts_naming(forms, [country] if country else [])}
         docs -= {p.doc_id for p in top}
         if filters.doc_ids:
             docs &= set(filters.doc_ids)
-        if not docs or since > until:
+        if not docs or (since and until and since > until):
             return [], 0
         scope = replace(filters, since=since, until=until, doc_ids=tuple(sorted(docs)))
         most = self.settings.list_max_readouts
@@ -201,8 +209,8 @@ class Retriever:
         for p in sorted(found, key=lambda p: (p.start != 0, -p.score)):  # openings first
             if fits(p):
                 listed.setdefault(p.doc_id, p)
-        ordered = sorted(listed.values(), key=lambda p: p.date or "")
-        return ordered[:most], max(0, len(ordered) - most)
+        kept = sorted(listed.values(), key=lambda p: -p.score)[:most]
+        return sorted(kept, key=lambda p: p.date or ""), max(0, len(listed) - most)
 
     def _dense(self, vector: list[float], scopes: Sequence[Filters], n: int
                ) -> list[list[tuple[Passage, np.ndarray]]]:

@@ -13,6 +13,7 @@ from rag.ranking.answerability import (
     assess,
     dated_and_named,
     event_mismatch,
+    margin,
     missing_names,
     no_matching_readout,
     top_names_all,
@@ -165,3 +166,13 @@ def test_a_threshold_from_the_settings_overrides_the_fitted_one() -> None:
     assert assess(r, model).refusal is None
     assert assess(r, model, threshold=0.95).refusal == (
         "no passage is close enough to the question")
+
+
+def test_a_readout_filling_the_top_passages_stands_out_against_the_other_candidates() -> None:
+    """The margin is measured against every candidate of another readout, not only those in
+    the top passages (a list's readouts, scored on another scale, are not candidates)."""
+    question = "What did Xi say about Taiwan?"
+    first = passage("cctv-a", "zh", "习近平指出，台湾问题是中国内政。", score=2.5)
+    second = replace(first, chunk_id="cctv-a#1", score=2.0)
+    assert margin(retrieval(question, first, second, rival=0.5)) == pytest.approx(2.0)
+    assert margin(retrieval(question, first, second)) == 0.0  # no other readout found

@@ -294,6 +294,39 @@ def test_a_list_of_calls_in_a_month_lists_every_one_beyond_the_top_passages(
                           "period to list them all.")
 
 
+def test_how_often_two_leaders_spoke_lists_every_call_between_them_at_any_date(
+    fake_store, settings
+) -> None:
+    """Without a period, a question on every occasion lists the calls naming both sides in
+    their title or opening, whenever they were; not their meetings, not calls with others."""
+    def call(doc_id: str, date: str, title: str, text: str) -> Readout:
+        return Readout(doc_id=doc_id, title=title, date=date, language="en",
+                       source="White House", countries=("OM", "US"), text=text)
+
+    calls = [call(f"wh-oman-{date}", date, "Readout of President Biden's Call with Sultan "
+                  "Haitham bin Tariq of Oman", "President Biden spoke today with Sultan Haitham "
+                  f"bin Tariq of Oman. {topic}")
+             for date, topic in (("2021-05-20", "They discussed Yemen."),
+                                 ("2023-02-14", "They discussed energy."),
+                                 ("2024-10-09", "They discussed Gaza."))]
+    others = [call("wh-oman-meeting", "2022-07-16", "Readout of President Biden's Meeting "
+                   "with Sultan Haitham bin Tariq of Oman", "President Biden met Sultan Haitham "
+                   "bin Tariq of Oman in Jeddah."),
+              call("wh-qatar", "2023-03-01", "Readout of President Biden's Call with Amir "
+                   "Tamim of Qatar", "President Biden spoke today with Amir Tamim of Qatar "
+                   "and thanked Oman for its mediation.")]
+    assistant = assistant_over(fake_store, settings, [*calls, *others])
+    answer = assistant.ask("How many times did Biden speak by phone with Sultan Haitham of "
+                           "Oman, and on which dates?")
+    assert [c.doc_id for c in answer.citations] == [r.doc_id for r in calls]
+    settings.list_max_readouts = 1
+    cut = assistant.ask("How many times did Biden speak by phone with Sultan Haitham of Oman?")
+    missing = len(calls) - len(cut.citations)
+    assert missing > 0
+    assert cut.notice == (f"{missing} more readouts match, the least relevant, left out; name "
+                          "a period to list them all.")
+
+
 def test_an_organisation_is_found_in_its_chinese_name(fake_store, settings) -> None:
     """The ICRC president's meeting with Xi is reported by CCTV only, as 红十字国际委员会."""
     icrc = Readout(doc_id="cctv-icrc", title="习近平会见红十字国际委员会主席", date="2023-09-19",

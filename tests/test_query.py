@@ -63,10 +63,28 @@ def test_question_facts() -> None:
         ("What did Xi say last March?", None),
         ("What did Premier Li Qiang sign?", None),
         ("Qu'a dit le premier ministre ?", None),
+        ("When was the last time Biden spoke with Netanyahu?", "latest"),
+        ("What did Biden say last year about Gaza?", None),
+        ("习近平和卢拉最近一次通电话是什么时候？", "latest"),
+        ("拜登就任后，习近平同他第一次通电话是在什么时候？", "earliest"),
+        ("习近平首次访问瑞士是哪一年？", "earliest"),
+        ("习近平最近同卢拉谈了什么？", None),  # 最近 alone: "recently"
     ],
 )
 def test_first_and_last_questions(question: str, order: str | None) -> None:
     assert analyse(question).order == order
+
+
+@pytest.mark.parametrize(("question", "asks"), [
+    ("When did Biden last speak with Putin?", True),
+    ("习近平和英国首相斯塔默最近一次见面是哪天？", True),
+    ("李强最近一次会见普京是什么时候？", True),
+    ("What did Biden say when he met Xi?", False),
+    ("习近平同朔尔茨谈了什么？", False),
+])
+def test_a_question_asking_when_wherever_its_language_puts_the_word(question: str,
+                                                                   asks: bool) -> None:
+    assert analyse(question).asks_when is asks
 
 
 @pytest.mark.parametrize(
@@ -166,7 +184,17 @@ def test_a_follow_up_asks_about_its_own_subject() -> None:
     ("What did the ministers agree about steel tariffs?", False),
     ("Quels accords la Suisse et le Kazakhstan ont-ils signés ?", False),
     ("李强2024年5月在东京会见岸田文雄时谈了哪些问题？", False),
+    ("On which dates in 2023 did President Biden speak by phone with the Amir of Qatar?", True),
+    ("How many times did Biden speak with Sultan Haitham of Oman in 2023?", True),
+    ("Combien de fois Ignazio Cassis a-t-il rencontré Wang Yi ?", True),
+    ("À quelles dates Xi Jinping et Lula se sont-ils entretenus au téléphone ?", True),
+    ("李强出任国务院总理以来，同荷兰首相通过哪几次电话？", True),
+    ("2025年习近平同特朗普通过几次电话？", True),
+    ("卡尼出任加拿大总理以来，与中国领导人有过哪些通话和会见？", True),
+    ("On what date did Biden call Macron?", False),
+    ("这是两国领导人第几次会晤？", False),
 ])
 def test_a_list_question_asks_for_officials_or_events(question: str, listed: bool) -> None:
-    """Lists answer one sentence per readout: a question on what one readout says is none."""
+    """Lists answer one sentence per readout: a question on what one readout says is none;
+    one asking for every occasion ("how many times", "on which dates") is one."""
     assert analyse(question).wants_list is listed

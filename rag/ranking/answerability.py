@@ -102,11 +102,10 @@ def top_score(r: Retrieval) -> float:
 
 @feature
 def margin(r: Retrieval) -> float:
-    """How far the best passage ranks above the best passage of any other readout: one
-    readout standing out is likelier the event asked about."""
-    top = r.passages[0]
-    others = [p.score for p in r.passages if p.doc_id != top.doc_id]
-    return top.score - max(others) if others else 0.0
+    """How far the best passage ranks above the best candidate of any other readout (all
+    candidates, not only the top passages: a readout filling the top five stands out
+    most): one readout standing out is likelier the event asked about."""
+    return r.passages[0].score - r.rival if r.rival is not None else 0.0
 
 
 def missing_names(r: Retrieval) -> list[str]:
