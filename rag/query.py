@@ -117,6 +117,7 @@ EVENT_WORDS = frozenset(fold(w) for w in """
     president presidents prime minister ministers premier chancellor leader leaders foreign
     federal councillor secretary state official officials delegation counterpart counterparts
     during when first last latest recent before after year years month phone video person
+    many times time often date dates occasion occasions combien fois
     second become becoming side sides country countries government
     dit dire dites parlé parler discuté discuter entretenu entretenus entretien entretiens
     pense pensent penser pensé

@@ -21,6 +21,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.lexical import LexicalHit, LexicalIndex
+from rag.metadata import find_countries
 from rag.query import QuestionFacts, analyse, event_kind, subject_text
 from rag.ranking.evidence import opening_sentence, other_day_readouts, preview_readouts
 from rag.ranking.model import RankingModel
@@ -168,8 +169,8 @@ class Retriever:
                 facts: QuestionFacts, top: list[Passage]) -> tuple[list[Passage], int]:
         """For "Which leaders did Biden call in October 2023?" or "How many times did Li Qiang
         speak with the Dutch prime minister?": the other readouts (of the dates asked, if any)
-        that mention one of the countries asked, whose title or first sentence names everyone
-        asked, whose title says the kind of event and whose passages found name the place, when
+        whose title or first sentence names everyone asked and one of the countries asked,
+        whose title says the kind of event and whose passages found name the place, when
         asked; one passage each (its opening when it is found), the most relevant first if
         there are more than ``list_max_readouts``, then by date. The top passages alone
         listed three of Biden's nine calls that month. Also how many more there were than
@@ -197,11 +198,13 @@ class Retriever:
         for p in found:
             texts[p.doc_id] = f"{texts.get(p.doc_id, p.title)} {p.text}"
         places = [k for k in facts.known if k.place]  # "in Beijing": not his stop in Manila
+        asked = set(facts.countries)  # "with Oman": not a call with Qatar thanking Oman
 
         def fits(p: Passage) -> bool:
             said = f"{p.title} {opening_sentence(p)}"  # not a mention further on
             return (p.doc_id not in previews
                     and all(k.in_text(said) for k in facts.people)
+                    and (not asked or bool(asked & set(find_countries(said))))
                     and (not facts.event or event_kind(p.title) == facts.event)
                     and all(k.in_text(texts[p.doc_id]) for k in places))
 

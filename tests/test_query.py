@@ -100,6 +100,9 @@ def test_a_question_asking_when_wherever_its_language_puts_the_word(question: st
         ("李强同越南总理会谈时谈及哪些双边合作项目？", "zh",
          ("双边", "边合", "合作", "作项", "项目")),
         ("Taiwan Kyrgyzstan", None, ()),
+        ("How many times did Biden speak with Sultan Haitham, and on which dates?", "en", ()),
+        ("Combien de fois le conseiller fédéral Ignazio Cassis a-t-il rencontré le ministre "
+         "chinois Wang Yi, et à quelles dates ?", "fr", ()),
     ],
 )
 def test_the_language_and_subject_of_a_question(question, language, topics) -> None:
