@@ -95,21 +95,6 @@ def test_within_a_readout_the_passage_saying_what_was_asked_comes_first(settings
     assert got.passages[0].score > got.passages[1].score
 
 
-def test_the_readout_of_their_call_beats_one_that_names_them_in_passing(
-    settings, tmp_path
-) -> None:
-    """Biden's call with European allies, the same day, names Putin too; with the real model
-    it outscores the readout of the Biden-Putin call itself unless the title counts."""
-    call = "wh-2021-12-07-readout-of-president-bidens-video-call-with-president-vladimi-7989b7"
-    records = corpus_records("en", ids=[
-        call, "wh-2021-12-07-readout-of-president-joe-bidens-call-with-european-allies-2"])
-    assert len(records) == 2
-    answer = _e5_assistant(settings, tmp_path, records).ask(
-        "En décembre 2021, qu'a dit Biden à Poutine sur une éventuelle escalade militaire "
-        "autour de l'Ukraine ?")
-    assert answer.passages[0].doc_id == call
-
-
 def test_the_readout_of_a_call_beats_the_preview_announcing_it(settings, tmp_path) -> None:
     """The press secretary's "will speak with President Xi this Friday" outscored the readout
     of that video call with the real model."""
