@@ -54,6 +54,7 @@ class Retrieval:
     subject_best: float | None = None  # best cosine of a top passage with the subject alone
     top_readout: str = ""  # title and every candidate passage of the best passage's readout
     rival: float | None = None  # best ranking score of a candidate from another readout
+    topic_rarity: tuple[float, ...] = ()  # each subject word's rarity (facts.topics' order)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Gathered:
     date_narrowed: bool
     date_fallback: bool  # the question's dates matched nothing: searched without them
     unknown_topics: tuple[str, ...]  # the question's subject words no readout contains
+    topic_rarity: tuple[float, ...]  # each subject word's BM25 inverse document frequency
 
 
 @functools.cache
@@ -126,7 +128,7 @@ class Retriever:
             candidates, best = self._candidates(question, vector, filters, facts, mode)
         return Gathered(question, filters, k or self.settings.top_k, tuple(vector),
                         candidates, best, date_narrowed and not fallback, fallback,
-                        self.lexical.unknown(facts.topics))
+                        self.lexical.unknown(facts.topics), self.lexical.rarity(facts.topics))
 
     def finish(self, gathered: Gathered, model: RankingModel | None = None,
                values: Sequence[Sequence[float]] | None = None) -> Retrieval:
@@ -146,7 +148,7 @@ class Retriever:
                          gathered.date_fallback, self._subject_best(gathered, top[:k]),
                          self._readout_text(gathered, top[0].doc_id) if top else "",
                          max((p.score for p in ranked if p.doc_id != ranked[0].doc_id),
-                             default=None))
+                             default=None), gathered.topic_rarity)
 
     @staticmethod
     def _readout_text(gathered: Gathered, doc_id: str) -> str:

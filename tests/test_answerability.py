@@ -90,6 +90,9 @@ def test_subject_words_absent_here_and_unknown_everywhere() -> None:
     unheard_of = retrieval(question, trudeau, unknown_topics=("softwood", "lumber"))
     assert topic_unknown(unheard_of) == pytest.approx(2 / 3)
     assert topic_absent(unheard_of) == 1.0
+    # a rare word is more of the subject than a common one ("dispute" is in many readouts)
+    weighed = replace(unheard_of, topic_rarity=(6.0, 6.0, 1.0))
+    assert topic_unknown(weighed) == pytest.approx(12 / 13)
     asked = "What did Biden and Trudeau say about the blockade of the bridges?"
     assert topic_absent(retrieval(asked, trudeau)) == 0.0
     # another language says it in other words: not judged

@@ -141,3 +141,13 @@ def test_an_unreadable_saved_build_is_rebuilt(
     again = LexicalIndex(fake_store, settings.store_dir)
     again.sync()
     assert again.search("Kyrgyzstan", 5, Filters())
+
+
+def test_a_word_fewer_passages_hold_says_more_and_an_unknown_word_the_most(
+    fake_store: ReadoutStore, settings: Settings
+) -> None:
+    put(fake_store, KG, EG, US)
+    index = LexicalIndex(fake_store, settings.store_dir)
+    index.sync()
+    xi, taiwan, kyrgyzstan, whaling = index.rarity(["xi", "taiwan", "kyrgyzstan", "whaling"])
+    assert xi < taiwan < kyrgyzstan < whaling  # in all three readouts, two, one, none

@@ -164,7 +164,15 @@ class Corpus:
             rows, counts = self.postings(token)
             if not len(rows):
                 continue
-            df = len(rows)
-            idf = np.float32(math.log(1 + (n - df + 0.5) / (df + 0.5)))
-            out[rows] += idf * (counts / (counts + norm[rows]))
+            out[rows] += np.float32(idf(n, len(rows))) * (counts / (counts + norm[rows]))
         return out
+
+    def rarity(self, token: str) -> float:
+        """BM25's inverse document frequency of ``token`` over the live rows: the highest
+        for a token no row holds."""
+        return idf(int(self.live.sum()), len(self.postings(token)[0]))
+
+
+def idf(n: int, df: int) -> float:
+    """Lucene's BM25 inverse document frequency of a token held by ``df`` of ``n`` rows."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))

@@ -324,6 +324,13 @@ class LexicalIndex:
         names_of = snap.rows.doc_ids.names
         return [names_of[code] for code in found.tolist()]
 
+    def rarity(self, words: Sequence[str]) -> tuple[float, ...]:
+        """How much each of ``words`` (BM25 tokens) says about where it is found: its
+        inverse document frequency over the live chunks, as of the last ``sync`` ("hydrogen"
+        a lot, "cooperation" little; a word no chunk holds the most)."""
+        corpus = self._snap.corpus
+        return tuple(corpus.rarity(w) for w in words)
+
     def unknown(self, words: Sequence[str]) -> tuple[str, ...]:
         """The ``words`` (BM25 tokens) that no stored chunk contains in any inflection, as of
         the last ``sync`` (``rag.stems``)."""

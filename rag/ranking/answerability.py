@@ -10,7 +10,7 @@ come from ``bench/fit.py``, never from here.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.metadata import find_countries
@@ -199,20 +199,31 @@ REASONS["top_readout_names_missing"] = lambda r: (
 
 @feature
 def top_readout_topic_absent(r: Retrieval) -> float:
-    """Share of the question's subject words absent from the best passage's own readout,
-    when it is in the question's language (another language says it in other words)."""
+    """Share of the question's subject, by rarity, in words absent from the best passage's
+    own readout, when it is in the question's language (another language says it in other
+    words)."""
     facts = r.facts
     if not facts.topics or not facts.language or r.passages[0].language != facts.language:
         return 0.0
     text = fold(r.top_readout)
-    return sum(not mentions_topic(text, w) for w in facts.topics) / len(facts.topics)
+    return rarity_share(r, [w for w in facts.topics if not mentions_topic(text, w)])
+
+
+def rarity_share(r: Retrieval, words: Sequence[str]) -> float:
+    """The share of the question's subject that ``words`` (some of its subject words) carry,
+    each word weighing its rarity in the collection: in "China and Switzerland's cooperation
+    on hydrogen", "hydrogen" is most of the subject and "cooperation" little of it."""
+    weights = dict(zip(r.facts.topics, r.topic_rarity or [1.0] * len(r.facts.topics),
+                       strict=True))
+    total = sum(weights.values())
+    return sum(weights[w] for w in words) / total if total else 0.0
 
 
 @feature
 def topic_unknown(r: Retrieval) -> float:
-    """Share of the question's subject words that no readout at all contains ("softwood",
-    "lumber"): a subject the collection never speaks of."""
-    return len(r.unknown_topics) / len(r.facts.topics) if r.facts.topics else 0.0
+    """Share of the question's subject, by rarity, in words that no readout at all contains
+    ("softwood", "lumber"): a subject the collection never speaks of."""
+    return rarity_share(r, r.unknown_topics)
 
 
 def absent_topics(r: Retrieval) -> list[str]:
@@ -228,9 +239,9 @@ def absent_topics(r: Retrieval) -> list[str]:
 
 @feature
 def topic_absent(r: Retrieval) -> float:
-    """Share of the question's subject words absent from the retrieved passages of its own
-    language (0 when the best passage is in another language)."""
-    return len(absent_topics(r)) / len(r.facts.topics) if r.facts.topics else 0.0
+    """Share of the question's subject, by rarity, in words absent from the retrieved
+    passages of its own language (0 when the best passage is in another language)."""
+    return rarity_share(r, absent_topics(r))
 
 
 REASONS["topic_absent"] = lambda r: (
