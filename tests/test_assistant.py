@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from ingest.chunking import chunk_readout
-from rag.assistant import Turn
+from rag.assistant import Assistant, Turn
+from rag.config import Settings
 from rag.errors import ReadoutsError
 from rag.query import analyse
 from rag.schema import Filters, Readout
@@ -286,12 +287,19 @@ def test_a_list_of_calls_in_a_month_lists_every_one_beyond_the_top_passages(
     assert [c.doc_id for c in answer.citations] == [r.doc_id for r in calls]
     assert len(answer.passages) > settings.top_k
     assert answer.notice is None
+    _cut_to_one_says_how_many_more(
+        assistant, settings, "Which leaders did Biden call in October 2023?", len(calls),
+        "{} more readouts of these dates match; ask about a shorter period to list them all.")
+
+
+def _cut_to_one_says_how_many_more(assistant: Assistant, settings: Settings, question: str,
+                                   listed: int, notice: str) -> None:
+    """A list cut to one readout says how many more match."""
     settings.list_max_readouts = 1
-    cut = assistant.ask("Which leaders did Biden call in October 2023?")
-    missing = len(calls) - len(cut.citations)
+    cut = assistant.ask(question)
+    missing = listed - len(cut.citations)
     assert missing > 0
-    assert cut.notice == (f"{missing} more readouts of these dates match; ask about a shorter "
-                          "period to list them all.")
+    assert cut.notice == notice.format(missing)
 
 
 def test_how_often_two_leaders_spoke_lists_every_call_between_them_at_any_date(
@@ -320,12 +328,10 @@ def test_how_often_two_leaders_spoke_lists_every_call_between_them_at_any_date(
     answer = assistant.ask("How many times did Biden speak by phone with Sultan Haitham of "
                            "Oman, and on which dates?")
     assert [c.doc_id for c in answer.citations] == [r.doc_id for r in calls]
-    settings.list_max_readouts = 1
-    cut = assistant.ask("How many times did Biden speak by phone with Sultan Haitham of Oman?")
-    missing = len(calls) - len(cut.citations)
-    assert missing > 0
-    assert cut.notice == (f"{missing} more readouts match, the least relevant, left out; name "
-                          "a period to list them all.")
+    _cut_to_one_says_how_many_more(
+        assistant, settings, "How many times did Biden speak by phone with Sultan Haitham of "
+        "Oman?", len(calls), "{} more readouts match, the least relevant, left out; name a "
+        "period to list them all.")
 
 
 def test_an_organisation_is_found_in_its_chinese_name(fake_store, settings) -> None:
