@@ -24,9 +24,8 @@ from common import ROOT, bench_settings, ensure_ingested
 
 from ingest.chunking import chunk_readout
 from rag.assistant import open_store
+from tests.recorded import E5_CORPUS as RECORDING
 from tests.recorded import text_key
-
-RECORDING = ROOT / "tests" / "recordings" / "e5-small-corpus.npz"
 
 
 def main() -> None:

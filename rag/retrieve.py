@@ -183,8 +183,8 @@ class Retriever:
         until = min(filter(None, (facts.until, filters.until)), default=None)
         forms = [k.forms for k in facts.people]
         # one of the countries: "in Norway and Denmark" was two visits
-        docs = {d for country in facts.countries or [""]
-                for d in self.lexical.readouts_naming(forms, [country] if country else [])}
+        docs = {d for countries in [[c] for c in facts.countries] or [[]]
+                for d in self.lexical.readouts_naming(forms, countries)}
         docs -= {p.doc_id for p in top}
         if filters.doc_ids:
             docs &= set(filters.doc_ids)

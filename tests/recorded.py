@@ -13,6 +13,8 @@ import numpy as np
 
 from rag.embeddings import ReadoutEmbeddings
 
+E5_CORPUS = Path(__file__).resolve().parent / "recordings" / "e5-small-corpus.npz"
+
 
 def text_key(text: str) -> bytes:
     """The recording's key of an embedded text: the first 16 bytes of its SHA-256 (as
@@ -31,15 +33,13 @@ class RecordedEmbeddings(ReadoutEmbeddings):
         with np.load(recording) as arrays:
             keys, vectors = arrays["keys"], arrays["vectors"].astype(np.float32)
         self.recorded = {bytes(k): v for k, v in zip(keys, vectors, strict=True)}
-        self.replayed = 0
-        self.embedded_live = 0
+        self.embedded_live = 0  # passages the recording lacked
 
     def _embed_passages(self, texts: list[str]) -> np.ndarray:
         found = [self.recorded.get(text_key(t)) for t in texts]
         missing = [t for t, v in zip(texts, found, strict=True) if v is None]
         fresh = iter(np.asarray(self.live.embed_documents(missing), dtype=np.float32)
                      if missing else [])
-        self.replayed += len(texts) - len(missing)
         self.embedded_live += len(missing)
         return np.stack([v if v is not None else next(fresh) for v in found])
 

@@ -27,11 +27,10 @@ from rag.config import Settings
 from rag.embeddings import build_embeddings
 from rag.store import ReadoutStore
 from tests.conftest import PROJECT_ROOT, SHARED_CORPUS
-from tests.recorded import RecordedEmbeddings, text_key
+from tests.recorded import E5_CORPUS, RecordedEmbeddings, text_key
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 TOLERATED = 0.01
-RECORDING = PROJECT_ROOT / "tests" / "recordings" / "e5-small-corpus.npz"
 SAMPLED = 3  # readouts per language whose recorded vectors are checked against the model
 
 
@@ -53,7 +52,7 @@ def test_every_bench_question_keeps_its_top_readouts_and_its_answer(
     golden = _golden_module()
     settings = Settings(store_dir=tmp_path / "store", data_dir=tmp_path, chroma_host=None,
                         embedder="e5-small")
-    embeddings = RecordedEmbeddings(build_embeddings(settings.embedder), RECORDING)
+    embeddings = RecordedEmbeddings(build_embeddings(settings.embedder), E5_CORPUS)
     store = ReadoutStore(settings, embeddings)
     ingest_paths(store, files, max_bytes=50 * 2**20, max_chars=settings.chunk_max_chars)
     _check_the_recording(store, embeddings, settings.chunk_max_chars)
