@@ -380,6 +380,14 @@ def find_countries(text: str) -> tuple[str, ...]:
     return tuple(sorted(codes))
 
 
+def is_country_name(form: str) -> bool:
+    """True when ``form`` as a whole is a country's name in any language ("Singapore", "墨西哥"),
+    not when it only holds one ("Mexico City")."""
+    latin_re, cjk_re, forms = _country_matcher()
+    return any(m is not None and m[0] in forms and bool(forms[m[0]])
+               for m in (latin_re.fullmatch(form), cjk_re.fullmatch(form)))
+
+
 # --- titles ------------------------------------------------------------------------------------
 
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+")

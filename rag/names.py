@@ -1,4 +1,5 @@
-"""Known people and places in every script they appear in (``rag/names.tsv``).
+"""Known people and places in every script they appear in (``rag/names.tsv``, hand-made, and
+``rag/places.tsv``, the world's capitals and large cities written by ``bench/build_places.py``).
 
 CCTV readouts transliterate names (Scholz is 朔尔茨, Trump 特朗普): neither BM25 nor the
 embedder links the two forms, so an English question naming Scholz missed the Chinese readout
@@ -17,6 +18,7 @@ from pathlib import Path
 from rag.tokenize import strip_accents
 
 GAZETTEER_PATH = Path(__file__).resolve().with_name("names.tsv")
+PLACES_PATH = GAZETTEER_PATH.with_name("places.tsv")
 
 
 def _latin_pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
@@ -39,6 +41,7 @@ class KnownName:
     latin: tuple[str, ...]
     chinese: tuple[str, ...]
     place: bool = False  # a city or an organisation: a readout need not name it
+    city: bool = False  # a place on the map, where a meeting is held
 
     @property
     def label(self) -> str:
@@ -99,7 +102,7 @@ class Gazetteer:
 
 
 def parse(lines: list[str]) -> tuple[KnownName, ...]:
-    """Entries of a gazetteer file: ``latin|forms<TAB>chinese|forms[<TAB>place]``, ``#``
+    """Entries of a gazetteer file: ``latin|forms<TAB>chinese|forms[<TAB>place|city]``, ``#``
     comments."""
     entries = []
     for line in lines:
@@ -110,12 +113,15 @@ def parse(lines: list[str]) -> tuple[KnownName, ...]:
         entries.append(KnownName(
             tuple(strip_accents(f.strip()) for f in latin.split("|") if f.strip()),
             tuple(f.strip() for f in chinese.split("|") if f.strip()),
-            place=kind.strip() == "place",
+            place=kind.strip() in ("place", "city"),
+            city=kind.strip() == "city",
         ))
     return tuple(entries)
 
 
 @functools.cache
 def gazetteer() -> Gazetteer:
-    """The packaged gazetteer, read once per process."""
-    return Gazetteer(parse(GAZETTEER_PATH.read_text(encoding="utf-8").splitlines()))
+    """The packaged gazetteer, read once per process: the hand-made names, then the cities."""
+    lines = [line for path in (GAZETTEER_PATH, PLACES_PATH)
+             for line in path.read_text(encoding="utf-8").splitlines()]
+    return Gazetteer(parse(lines))

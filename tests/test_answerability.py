@@ -16,6 +16,7 @@ from rag.ranking.answerability import (
     margin,
     missing_names,
     no_matching_readout,
+    place_elsewhere,
     top_names_all,
     topic_absent,
     topic_unknown,
@@ -115,6 +116,21 @@ def test_a_visit_asked_and_a_call_reported_mismatch_unless_a_list() -> None:
                      "Prime Minister Ishiba")
     listed = "Which American and Chinese leaders have held talks with Shigeru Ishiba?"
     assert event_mismatch(retrieval(listed, ishiba)) == 0.0
+
+
+def test_a_readout_opening_in_another_city_puts_the_event_elsewhere() -> None:
+    question = "What did Viola Amherd and Lula discuss when they met in Brasilia in June 2024?"
+    geneva = passage("ch-lula", "fr", "La présidente de la Confédération, Viola Amherd, a "
+                     "rencontré le président Lula le jeudi 13 juin 2024 à Genève.")
+    verdict = retrieval(question, geneva, top_readout=f"{geneva.title} {geneva.text}")
+    assert place_elsewhere(verdict) == 1.0
+    assert assess(verdict, _model_weighing("place_elsewhere", -5.0)).refusal == (
+        "the closest readout took place in Geneva, not Brasilia")
+    # a readout that does not say where, or says it in Chinese, is no evidence against it
+    nowhere = passage("ch-lula-2", "en", "President Amherd met President Lula in June 2024.")
+    assert place_elsewhere(retrieval(question, nowhere, top_readout=nowhere.text)) == 0.0
+    brasilia = passage("cctv-lula", "zh", "阿姆赫德在巴西利亚同卢拉会谈，此前曾访问日内瓦。")
+    assert place_elsewhere(retrieval(question, brasilia, top_readout=brasilia.text)) == 0.0
 
 
 def test_a_best_passage_naming_everyone_and_of_the_day_asked() -> None:

@@ -6,7 +6,13 @@ import time
 
 import pytest
 
-from rag.metadata import derive_title, detect_language, find_countries, find_date
+from rag.metadata import (
+    derive_title,
+    detect_language,
+    find_countries,
+    find_date,
+    is_country_name,
+)
 
 FRENCH = (
     "Le soir du 22 février 2021, le Président Xi Jinping a eu un entretien téléphonique avec "
@@ -161,6 +167,11 @@ def test_find_date_reads_only_the_opening() -> None:
 )
 def test_find_countries(text: str, expected: tuple[str, ...]) -> None:
     assert find_countries(text) == expected
+
+
+def test_a_whole_country_name_in_any_language_and_not_a_city_named_after_one() -> None:
+    assert all(map(is_country_name, ["Singapore", "Mexique", "墨西哥"]))
+    assert not any(map(is_country_name, ["Mexico City", "墨西哥城", "Geneva"]))
 
 
 def test_find_countries_is_fast_after_warm_up() -> None:

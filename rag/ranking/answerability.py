@@ -14,11 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.metadata import find_countries
+from rag.names import gazetteer
 from rag.query import event_kind, mentions_topic
 from rag.ranking.evidence import subject_share
 from rag.ranking.model import RankingModel
 from rag.retrieve import Retrieval
 from rag.schema import Filters
+from rag.sentences import sentence_spans
 from rag.tokenize import fold
 
 CJK_LANGUAGES = frozenset({"zh", "ja", "ko"})
@@ -74,7 +76,7 @@ def feature_values(retrieval: Retrieval, names: tuple[str, ...]) -> list[float]:
 
 # Reasons, most specific first: a refusal names what is missing before "not about them all".
 SPECIFICITY = ("names_missing", "top_readout_names_missing", "topic_absent", "window_missed",
-               "places_missing", "event_mismatch", "no_matching_readout")
+               "place_elsewhere", "event_mismatch", "no_matching_readout")
 
 
 def refusal_reason(retrieval: Retrieval, parts: tuple[tuple[str, float], ...]) -> str:
@@ -117,25 +119,23 @@ def missing_names(r: Retrieval) -> list[str]:
     spelling close enough to one of its distinctive parts ("Le Drian", not "Group" for the
     Wagner Group). Chinese passages keep brand names in Latin letters (TikTok) but
     transliterate people, so when the best passage is Chinese such a name cannot be judged
-    and counts. Places need not be named: the readout of a visit to Beijing may never say
-    where it was.
+    and counts. Cities and organisations count too, in any script: "Bern" that no passage
+    names is as telling as a person.
     """
     passages = r.passages
     blob = " ".join(f"{p.title} {p.text}" for p in passages)
     unreadable = bool(passages) and passages[0].language in CJK_LANGUAGES
-    return names_absent(r, blob, unreadable, places=False)
+    return names_absent(r, blob, unreadable)
 
 
-def names_absent(r: Retrieval, blob: str, unreadable: bool, places: bool) -> list[str]:
-    """The question's names that ``blob`` does not mention (see ``missing_names``); known
-    places too when ``places``."""
+def names_absent(r: Retrieval, blob: str, unreadable: bool) -> list[str]:
+    """The question's names, known places included, that ``blob`` does not mention (see
+    ``missing_names``)."""
     words = set(re.findall(r"[^\W_]+", fold(blob)))  # "cop28" too
     skeletons = {_skeleton(w) for w in words}
     missing = []
     for name in r.facts.names:
         known = [k for k in r.facts.known if k.covers(name)]
-        if any(k.place for k in known) and not places:
-            continue
         if known:
             present = any(k.in_text(blob) for k in known) or (
                 _skeleton(name.split()[-1]) in skeletons
@@ -182,7 +182,7 @@ def top_readout_absent_names(r: Retrieval) -> list[str]:
     """The question's names, places included, that the best passage's readout (its title and
     every passage the search read) does not mention: "in Geneva" when they met in Riga."""
     unreadable = r.passages[0].language in CJK_LANGUAGES
-    return names_absent(r, r.top_readout, unreadable, places=True)
+    return names_absent(r, r.top_readout, unreadable)
 
 
 @feature
@@ -292,24 +292,36 @@ REASONS["window_missed"] = lambda r: (
     f"no readout between {r.facts.since} and {r.facts.until} matches the question")
 
 
-def missing_places(r: Retrieval) -> list[str]:
-    """The known places of the question ("in Geneva", "à Pékin") that the best passage's
-    readout does not name in any of its retrieved passages or its title, in any script."""
-    top = r.passages[0].doc_id
-    text = " ".join(f"{p.title} {p.text}" for p in r.passages if p.doc_id == top)
-    return [k.label for k in r.facts.known if k.place and not k.in_text(text)]
+def opening(r: Retrieval) -> str:
+    """The best readout's title and first sentence (when the search read it): where a readout
+    says where the event took place; further on, "Washington" may mean the U.S. government."""
+    top = r.passages[0]
+    first = next((p.text for p in r.passages if p.doc_id == top.doc_id and p.start == 0), "")
+    spans = sentence_spans(first)
+    return f"{top.title}\n{first[spans[0][0]:spans[0][1]] if spans else ''}"
+
+
+def cities_elsewhere(r: Retrieval) -> list[str]:
+    """The cities the best readout's opening names when the question puts the event in a
+    city that readout never names; empty otherwise."""
+    asked = [k for k in r.facts.known if k.city]
+    if not asked or any(k.in_text(r.top_readout) for k in asked):
+        return []
+    return [k.label for k in gazetteer().find(opening(r)) if k.city]
 
 
 @feature
-def places_missing(r: Retrieval) -> float:
-    """Share of the question's known places the best readout never names: a place they did
-    not visit, or a readout of a visit that says "came to China" instead of "Beijing"."""
-    places = [k for k in r.facts.known if k.place]
-    return len(missing_places(r)) / len(places) if places else 0.0
+def place_elsewhere(r: Retrieval) -> float:
+    """1 when the question puts the event in a city that the best readout never names while
+    its opening names another city: they met elsewhere ("in Brasilia", where the readout
+    opens "in Geneva"). A readout that does not say where ("came to China") says nothing
+    against the question."""
+    return float(bool(cities_elsewhere(r)))
 
 
-REASONS["places_missing"] = lambda r: (
-    f"the closest readout does not mention {', '.join(missing_places(r))}")
+REASONS["place_elsewhere"] = lambda r: (
+    f"the closest readout took place in {', '.join(cities_elsewhere(r))}, not "
+    f"{', '.join(k.label for k in r.facts.known if k.city)}")
 
 
 @feature
