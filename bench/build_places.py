@@ -29,12 +29,12 @@ from common import ROOT, corpus_files
 
 from rag.metadata import is_country_name
 from rag.names import GAZETTEER_PATH, parse
-from rag.tokenize import strip_accents
+from rag.tokenize import CJK_CHARS, strip_accents
 
 OUTPUT = ROOT / "rag" / "places.tsv"
 MIN_POPULATION = 500_000  # a city where heads of state meet, not a town that shares a name
 _LATIN = re.compile(r"^[A-Za-zÀ-ÖØ-öø-ÿĀ-ſ' .-]+$")
-_CJK = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff]{2,}$")
+_CJK = re.compile(f"^[{CJK_CHARS}]{{2,}}$")
 
 
 def corpus_text() -> str:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.tokenize import strip_accents
+from rag.tokenize import CJK_CHARS, strip_accents
 
 GAZETTEER_PATH = Path(__file__).resolve().with_name("names.tsv")
 PLACES_PATH = GAZETTEER_PATH.with_name("places.tsv")
@@ -81,7 +81,7 @@ class KnownName:
 
 
 _WORD = re.compile(r"\w+")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"[{CJK_CHARS}]")
 
 
 class Gazetteer:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.metadata import find_countries
-from rag.names import gazetteer
+from rag.names import KnownName, gazetteer
 from rag.query import event_kind, mentions_topic
 from rag.ranking.evidence import subject_share
 from rag.ranking.model import RankingModel
@@ -301,10 +301,15 @@ def opening(r: Retrieval) -> str:
     return f"{top.title}\n{first[spans[0][0]:spans[0][1]] if spans else ''}"
 
 
+def asked_cities(r: Retrieval) -> list[KnownName]:
+    """The known cities the question names ("in Brasilia", "à Pékin")."""
+    return [k for k in r.facts.known if k.city]
+
+
 def cities_elsewhere(r: Retrieval) -> list[str]:
     """The cities the best readout's opening names when the question puts the event in a
     city that readout never names; empty otherwise."""
-    asked = [k for k in r.facts.known if k.city]
+    asked = asked_cities(r)
     if not asked or any(k.in_text(r.top_readout) for k in asked):
         return []
     return [k.label for k in gazetteer().find(opening(r)) if k.city]
@@ -321,7 +326,7 @@ def place_elsewhere(r: Retrieval) -> float:
 
 REASONS["place_elsewhere"] = lambda r: (
     f"the closest readout took place in {', '.join(cities_elsewhere(r))}, not "
-    f"{', '.join(k.label for k in r.facts.known if k.city)}")
+    f"{', '.join(k.label for k in asked_cities(r))}")
 
 
 @feature
